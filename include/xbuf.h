@@ -1,0 +1,17 @@
+/*
+ * xbuf.h -- the extended buffer protocol (PEP 3118) as a C11 library.
+ *
+ * Include this one header.  It is grouped by layer; each part is the manual
+ * for its functions (ownership, NULL, errors):
+ *
+ *   xbuf/base.h      version, errors, the allocator
+ *   xbuf/protocol.h  layer 1: views, request flags, exporters, export
+ *                    accounting, layout utilities
+ */
+#ifndef XBUF_H
+#define XBUF_H
+
+#include "xbuf/base.h"
+#include "xbuf/protocol.h"
+
+#endif /* XBUF_H */

@@ -1,0 +1,41 @@
+/*
+ * internal.h -- helpers shared between xbuf's .c files; never installed.
+ */
+#ifndef XBUF_INTERNAL_H
+#define XBUF_INTERNAL_H
+
+#include "xbuf.h"
+#include "platform.h"
+
+/* Fail the current function with `code` and a formatted message when `cond`
+ * holds: keeps every error path to one line (zstd's RETURN_ERROR_IF). */
+#define RETURN_ERROR_IF(cond, err, code, ...)                 \
+    do {                                                      \
+        if (XBUF_UNLIKELY(cond))                              \
+            return xbuf_error_set((err), (code), __VA_ARGS__); \
+    } while (0)
+
+/* Propagate a failing call's code; its message is already in *err. */
+#define RETURN_IF_FAILED(expr)          \
+    do {                                \
+        int rc_ = (expr);               \
+        if (XBUF_UNLIKELY(rc_ < 0))     \
+            return rc_;                 \
+    } while (0)
+
+/* Internal invariants (not caller misuse): checked in debug builds only. */
+#ifdef XBUF_DEBUG
+#  include <assert.h>
+#  define XBUF_ASSERT(cond) assert(cond)
+#else
+#  define XBUF_ASSERT(cond) ((void)0)
+#endif
+
+/* Validate the common (ndim, shape, itemsize) triple of the layout helpers. */
+XBUF_HIDDEN int xbuf_check_shape(int ndim, const ptrdiff_t *shape, ptrdiff_t itemsize,
+                                 xbuf_error *err);
+
+/* xbuf_view_is_contiguous for a view that already passed xbuf_view_check. */
+XBUF_HIDDEN bool xbuf_checked_view_is_contiguous(const xbuf_view *view, char order);
+
+#endif /* XBUF_INTERNAL_H */

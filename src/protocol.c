@@ -1,0 +1,253 @@
+/*
+ * protocol.c -- get, release, move, request checking and fill_info.
+ *
+ * xbuf_get() trusts nothing the exporter says.  Every answer is checked
+ * against the protocol and the request before the consumer sees it; a view
+ * that fails the check goes straight back to the exporter's release hook,
+ * so a lying exporter costs the consumer an error message, never a crash
+ * and never a leaked export.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- request flags ---------------------------------------------------- */
+
+int xbuf_flags_check(int flags, xbuf_error *err)
+{
+    RETURN_ERROR_IF((flags & ~XBUF_FLAGS_ALL) != 0, err, XBUF_EINVAL,
+                    "request flags 0x%x contain unknown bits 0x%x", (unsigned)flags,
+                    (unsigned)(flags & ~XBUF_FLAGS_ALL));
+    /* Each composite flag's own bit must come with the bits it implies. */
+    static const struct {
+        int bit, implied;
+        const char *name;
+    } implications[] = {
+        {0x0010, XBUF_ND, "STRIDES"},
+        {0x0020, XBUF_STRIDES, "C_CONTIGUOUS"},
+        {0x0040, XBUF_STRIDES, "F_CONTIGUOUS"},
+        {0x0080, XBUF_STRIDES, "ANY_CONTIGUOUS"},
+        {0x0100, XBUF_STRIDES, "INDIRECT"},
+    };
+    for (size_t i = 0; i < sizeof implications / sizeof implications[0]; i++)
+        RETURN_ERROR_IF((flags & implications[i].bit) &&
+                            !XBUF_WANTS(flags, implications[i].implied),
+                        err, XBUF_EINVAL, "request flag %s given without the flags it implies",
+                        implications[i].name);
+    return XBUF_OK;
+}
+
+/* ---- checking an exporter's answer ------------------------------------ */
+
+#define BROKEN(cond, err, ...) RETURN_ERROR_IF(cond, err, XBUF_EEXPORTER, __VA_ARGS__)
+
+static int check_scalars(const xbuf_view *view, int flags, xbuf_error *err)
+{
+    BROKEN(view->ndim < 0 || view->ndim > XBUF_MAX_NDIM, err,
+           "exporter gave ndim %d, outside 0..%d", view->ndim, XBUF_MAX_NDIM);
+    BROKEN(view->itemsize <= 0, err, "exporter gave itemsize %td; it must be positive",
+           view->itemsize);
+    BROKEN(view->len < 0, err, "exporter gave a negative len (%td)", view->len);
+    BROKEN(view->buf == NULL && view->len > 0, err,
+           "exporter gave a NULL buf for %td bytes", view->len);
+    BROKEN(view->format != NULL && view->format[0] == '\0', err,
+           "exporter gave an empty format string");
+    BROKEN((flags & XBUF_FORMAT) && view->format == NULL, err,
+           "request asked for FORMAT but the exporter gave no format");
+    BROKEN((flags & XBUF_WRITABLE) && view->readonly, err,
+           "request asked for WRITABLE but the exporter gave a read-only view");
+    return XBUF_OK;
+}
+
+/* len must be product(shape) * itemsize; with no shape, a whole number of items. */
+static int check_shape(const xbuf_view *view, int flags, xbuf_error *err)
+{
+    if (view->shape == NULL) {
+        BROKEN(XBUF_WANTS(flags, XBUF_ND) && view->ndim > 0, err,
+               "request asked for ND but the exporter gave no shape");
+        BROKEN(view->ndim > 1, err, "exporter gave ndim %d but no shape", view->ndim);
+        BROKEN(view->ndim == 0 && view->len != view->itemsize, err,
+               "exporter gave a 0-d view whose len %td differs from its itemsize %td",
+               view->len, view->itemsize);
+        BROKEN(view->len % view->itemsize != 0, err,
+               "exporter gave len %td, not a multiple of itemsize %td", view->len,
+               view->itemsize);
+        return XBUF_OK;
+    }
+    ptrdiff_t bytes = view->itemsize;
+    for (int i = 0; i < view->ndim; i++) {
+        BROKEN(view->shape[i] < 0, err, "exporter gave a negative extent: shape[%d] = %td", i,
+               view->shape[i]);
+        BROKEN(xbuf_mul_overflow(bytes, view->shape[i], &bytes), err,
+               "exporter gave a shape whose size overflows ptrdiff_t");
+    }
+    BROKEN(bytes != view->len, err,
+           "exporter gave len %td but product(shape) * itemsize is %td", view->len, bytes);
+    return XBUF_OK;
+}
+
+static int check_strides(const xbuf_view *view, int flags, xbuf_error *err)
+{
+    if (view->strides == NULL) {
+        BROKEN(XBUF_WANTS(flags, XBUF_STRIDES) && view->ndim > 0, err,
+               "request asked for STRIDES but the exporter gave no strides");
+        return XBUF_OK;
+    }
+    BROKEN(view->shape == NULL && view->ndim > 0, err, "exporter gave strides without a shape");
+    ptrdiff_t lo, hi;
+    BROKEN(xbuf_extent(view->ndim, view->shape, view->strides, view->itemsize, &lo, &hi,
+                       NULL) < 0,
+           err, "exporter gave strides whose byte span overflows ptrdiff_t");
+    BROKEN(!XBUF_WANTS(flags, XBUF_STRIDES) &&
+               !xbuf_is_contiguous(view->ndim, view->shape, view->strides, view->itemsize, 'C'),
+           err, "request did not ask for STRIDES but the exporter gave a non-C-contiguous view");
+    return XBUF_OK;
+}
+
+static int check_suboffsets(const xbuf_view *view, int flags, xbuf_error *err)
+{
+    if (view->suboffsets == NULL)
+        return XBUF_OK;
+    BROKEN(!XBUF_WANTS(flags, XBUF_INDIRECT), err,
+           "request did not ask for INDIRECT but the exporter gave suboffsets");
+    BROKEN(view->strides == NULL && view->ndim > 0, err,
+           "exporter gave suboffsets without strides");
+    return XBUF_OK;
+}
+
+static int check_contiguity(const xbuf_view *view, int flags, xbuf_error *err)
+{
+    static const struct {
+        int flag;
+        char order;
+        const char *name;
+    } orders[] = {
+        {XBUF_C_CONTIGUOUS, 'C', "C_CONTIGUOUS"},
+        {XBUF_F_CONTIGUOUS, 'F', "F_CONTIGUOUS"},
+        {XBUF_ANY_CONTIGUOUS, 'A', "ANY_CONTIGUOUS"},
+    };
+    for (size_t i = 0; i < sizeof orders / sizeof orders[0]; i++)
+        BROKEN(XBUF_WANTS(flags, orders[i].flag) && 
+                   !xbuf_checked_view_is_contiguous(view, orders[i].order),
+               err, "request asked for %s but the exporter gave a view that is not",
+               orders[i].name);
+    return XBUF_OK;
+}
+
+int xbuf_view_check(const xbuf_view *view, int flags, xbuf_error *err)
+{
+    RETURN_ERROR_IF(view == NULL, err, XBUF_EINVAL, "view is NULL");
+    RETURN_IF_FAILED(xbuf_flags_check(flags, err));
+    RETURN_IF_FAILED(check_scalars(view, flags, err));
+    RETURN_IF_FAILED(check_shape(view, flags, err));
+    RETURN_IF_FAILED(check_strides(view, flags, err));
+    RETURN_IF_FAILED(check_suboffsets(view, flags, err));
+    return check_contiguity(view, flags, err);
+}
+
+/* ---- get, release, move ----------------------------------------------- */
+
+static bool is_known_code(int code)
+{
+    return code < 0 && code > -XBUF_NCODES;
+}
+
+/* The exporter refused.  Pass its code and message on, supplying a message
+ * when it gave none and replacing a code that is not an xbuf code. */
+static int exporter_refused(int rc, const xbuf_error *said, xbuf_error *err)
+{
+    if (!is_known_code(rc))
+        return xbuf_error_set(err, XBUF_EEXPORTER, "exporter failed with unknown code %d", rc);
+    if (err == NULL)
+        return rc;
+    if (said->code == rc && said->message[0] != '\0') {
+        *err = *said;
+        return rc;
+    }
+    return xbuf_error_set(err, rc, "exporter refused the request: %s", xbuf_strerror(rc));
+}
+
+int xbuf_get(xbuf_exporter *exporter, xbuf_view *view, int flags, xbuf_error *err)
+{
+    RETURN_ERROR_IF(view == NULL, err, XBUF_EINVAL, "view is NULL");
+    memset(view, 0, sizeof *view);
+    RETURN_ERROR_IF(exporter == NULL || exporter->get == NULL, err, XBUF_EINVAL,
+                    "exporter is NULL or has no get hook");
+    RETURN_IF_FAILED(xbuf_flags_check(flags, err));
+
+    xbuf_error said;
+    xbuf_error *said_ptr = NULL;
+    if (err != NULL) {
+        said.code = XBUF_OK;
+        said.message[0] = '\0';
+        said_ptr = &said;
+    }
+    int rc = exporter->get(exporter, view, flags, said_ptr);
+    if (rc < 0) {
+        /* A refusing exporter must not have filled the view; if it did
+         * anyway, its release hook cannot be trusted with it either. */
+        memset(view, 0, sizeof *view);
+        return exporter_refused(rc, said_ptr, err);
+    }
+    if (rc > 0) {
+        xbuf_release(view);
+        return xbuf_error_set(err, XBUF_EEXPORTER,
+                              "exporter's get hook returned %d; it must return 0 or a "
+                              "negative code", rc);
+    }
+    rc = xbuf_view_check(view, flags, err);
+    if (rc < 0)
+        xbuf_release(view);
+    return rc;
+}
+
+void xbuf_release(xbuf_view *view)
+{
+    if (view == NULL)
+        return;
+    void (*release)(xbuf_view *) = view->release;
+    /* Cleared first, so a hook that releases the view again is harmless. */
+    view->release = NULL;
+    if (release != NULL)
+        release(view);
+    memset(view, 0, sizeof *view);
+}
+
+void xbuf_view_move(xbuf_view *src, xbuf_view *dst)
+{
+    if (src == NULL || dst == NULL || src == dst)
+        return;
+    *dst = *src;
+    if (src->shape == &src->len)
+        dst->shape = &dst->len;
+    if (src->strides == &src->itemsize)
+        dst->strides = &dst->itemsize;
+    memset(src, 0, sizeof *src);
+}
+
+/* ---- fill_info ---------------------------------------------------------- */
+
+int xbuf_fill_info(xbuf_view *view, void *obj, void *buf, ptrdiff_t len, int readonly,
+                   int flags, xbuf_error *err)
+{
+    RETURN_ERROR_IF(view == NULL, err, XBUF_EINVAL, "view is NULL");
+    memset(view, 0, sizeof *view);
+    RETURN_IF_FAILED(xbuf_flags_check(flags, err));
+    RETURN_ERROR_IF(len < 0, err, XBUF_EINVAL, "len %td is negative", len);
+    RETURN_ERROR_IF(buf == NULL && len > 0, err, XBUF_EINVAL, "buf is NULL for %td bytes",
+                    len);
+    RETURN_ERROR_IF((flags & XBUF_WRITABLE) && readonly, err, XBUF_EREQUEST,
+                    "request asked for WRITABLE but the memory is read-only");
+    view->buf = buf;
+    view->obj = obj;
+    view->len = len;
+    view->itemsize = 1;
+    view->readonly = readonly != 0;
+    view->ndim = 1;
+    view->format = (flags & XBUF_FORMAT) ? "B" : NULL;
+    /* Shape and strides point into the view itself, as CPython's do: a
+     * 1-D byte view's extent is its len and its stride its itemsize. */
+    view->shape = XBUF_WANTS(flags, XBUF_ND) ? &view->len : NULL;
+    view->strides = XBUF_WANTS(flags, XBUF_STRIDES) ? &view->itemsize : NULL;
+    return XBUF_OK;
+}
