@@ -35,7 +35,8 @@
 XBUF_HIDDEN int xbuf_check_shape(int ndim, const ptrdiff_t *shape, ptrdiff_t itemsize,
                                  xbuf_error *err);
 
-/* xbuf_view_is_contiguous for a view that already passed xbuf_view_check. */
+/* xbuf_view_is_contiguous for a view that already passed xbuf_view_check
+ * (so its shape, strides and len are consistent); order is 'C', 'F' or 'A'. */
 XBUF_HIDDEN bool xbuf_checked_view_is_contiguous(const xbuf_view *view, char order);
 
 #endif /* XBUF_INTERNAL_H */

@@ -122,9 +122,14 @@ bool xbuf_checked_view_is_contiguous(const xbuf_view *view, char order)
 {
     if (has_indirection(view))
         return false;
-    ptrdiff_t implied;
-    return xbuf_is_contiguous(view->ndim, view_shape(view, &implied), view->strides,
-                              view->itemsize, order);
+    if (view->shape == NULL || view->len == 0)
+        return true; /* at most 1-d and packed, or no items */
+    if (view->strides == NULL)
+        return order != 'F' || implied_strides_are_fortran(view->ndim, view->shape);
+    if (order == 'A')
+        return steps_packed(view->ndim, view->shape, view->strides, view->itemsize, 'C') ||
+               steps_packed(view->ndim, view->shape, view->strides, view->itemsize, 'F');
+    return steps_packed(view->ndim, view->shape, view->strides, view->itemsize, order);
 }
 
 int xbuf_extent(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strides, ptrdiff_t itemsize,

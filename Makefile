@@ -1,0 +1,81 @@
+# xbuf's front door.  `make test` on a fresh machine sets everything up
+# (scripts/bootstrap.sh), builds, and runs every test; re-running it only
+# rebuilds what changed.
+#
+#   make          build the library, examples, tests and benchmarks
+#   make demo     build and run the example exporters' demo
+#   make test     C tests, Python tests, exported-symbol check, install
+#                 check, then the whole C suite again under ASan + UBSan
+#   make bench    run the benchmark programs
+#   make tsan     ThreadSanitizer build of the threaded tests (not in CI)
+#   make clean    remove build directories; `make distclean` also .venv
+
+VENV      := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+MESON     := $(VENV)/bin/meson
+PYTHON    := $(VENV)/bin/python
+BUILD     := build
+ASAN      := build-asan
+TSAN      := build-tsan
+BOOTSTRAP := $(VENV)/.requirements-installed
+
+.PHONY: all build demo test test-c test-python test-install test-asan bench tsan \
+        setup clean distclean
+
+all: build
+
+setup: $(BOOTSTRAP)
+
+# Runs every time: it checks the Debian packages (cheap) and reinstalls the
+# venv only when requirements-dev.txt changed.
+$(BOOTSTRAP): requirements-dev.txt scripts/bootstrap.sh FORCE
+	@scripts/bootstrap.sh
+FORCE:
+
+$(BUILD)/build.ninja: | $(BOOTSTRAP)
+	$(MESON) setup $(BUILD) --buildtype=debugoptimized
+
+build: $(BOOTSTRAP) $(BUILD)/build.ninja
+	$(MESON) compile -C $(BUILD)
+
+demo: build
+	$(BUILD)/examples/xbuf-demo
+
+test: test-c test-python test-install test-asan
+	@echo "make test: all suites passed"
+
+test-c: build
+	$(MESON) test -C $(BUILD) --print-errorlogs
+
+# pytest exits 5 when it collected nothing; that is not a failure here.
+test-python: build
+	XBUF_LIB=$(CURDIR)/$(BUILD)/src/libxbuf.so $(PYTHON) -m pytest tests/python -q \
+	    || { rc=$$?; [ $$rc -eq 5 ] && echo "no Python tests collected" || exit $$rc; }
+
+test-install: build
+	tests/install_check.sh $(BUILD)
+
+$(ASAN)/build.ninja: | $(BOOTSTRAP)
+	$(MESON) setup $(ASAN) --buildtype=debug -Db_sanitize=address,undefined \
+	    -Db_lundef=false -Dbench=false -Dc_args=-fno-sanitize-recover=all
+
+test-asan: $(BOOTSTRAP) $(ASAN)/build.ninja
+	$(MESON) compile -C $(ASAN)
+	$(MESON) test -C $(ASAN) --print-errorlogs
+
+bench: build
+	$(BUILD)/bench/bench-protocol
+
+$(TSAN)/build.ninja: | $(BOOTSTRAP)
+	$(MESON) setup $(TSAN) --buildtype=debug -Db_sanitize=thread -Db_lundef=false \
+	    -Dbench=false
+
+tsan: $(BOOTSTRAP) $(TSAN)/build.ninja
+	$(MESON) compile -C $(TSAN) thread_exports
+	setarch "$$(uname -m)" -R $(TSAN)/tests/c/thread_exports
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(TSAN)
+
+distclean: clean
+	rm -rf $(VENV)
