@@ -43,10 +43,11 @@ int image_create(ptrdiff_t bands, ptrdiff_t height, ptrdiff_t width, int readonl
     for (ptrdiff_t r = 0; r < rows; r++) {
         img->rows[r] = xbuf_malloc((size_t)width);
         if (img->rows[r] == NULL) {
-            img->height = r; /* free exactly the rows made so far */
-            img->bands = 1;
-            image_destroy(img, NULL);
-            return xbuf_error_set(err, XBUF_ENOMEM, "cannot allocate row %td", r);
+            for (ptrdiff_t made = 0; made < r; made++)
+                xbuf_free(img->rows[made], (size_t)width);
+            xbuf_free(img->rows, (size_t)rows * sizeof *img->rows);
+            xbuf_free(img, sizeof *img);
+            return xbuf_error_set(err, XBUF_ENOMEM, "cannot allocate row %td of %td", r, rows);
         }
         memset(img->rows[r], 0, (size_t)width);
     }
@@ -101,16 +102,19 @@ static int has_direct_layout(const image *img)
     return row_count(img) <= 1 || img->width == 0;
 }
 
-static void fill_direct(image *img, xbuf_view *view, int flags)
+static int fill_direct(image *img, xbuf_view *view, int flags, xbuf_error *err)
 {
-    xbuf_fill_info(view, img, row_count(img) > 0 ? img->rows[0] : NULL,
-                   row_count(img) * img->width, img->readonly, flags, NULL);
+    int rc = xbuf_fill_info(view, img, row_count(img) > 0 ? img->rows[0] : NULL,
+                            row_count(img) * img->width, img->readonly, flags, err);
+    if (rc < 0)
+        return rc;
     if (XBUF_WANTS(flags, XBUF_ND)) {
         /* Packed 3-d layout: shape as the image, C strides. */
         view->ndim = 3;
         view->shape = img->shape;
         view->strides = XBUF_WANTS(flags, XBUF_STRIDES) ? img->packed_strides : NULL;
     }
+    return XBUF_OK;
 }
 
 static void fill_indirect(image *img, xbuf_view *view, int flags)
@@ -147,8 +151,10 @@ static int image_get(xbuf_exporter *self, xbuf_view *view, int flags, xbuf_error
         return rc;
     if (indirect)
         fill_indirect(img, view, flags);
-    else
-        fill_direct(img, view, flags);
+    else if ((rc = fill_direct(img, view, flags, err)) < 0) {
+        xbuf_exports_release(&img->exports, NULL);
+        return rc;
+    }
     view->release = image_release;
     return XBUF_OK;
 }

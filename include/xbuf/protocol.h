@@ -258,8 +258,8 @@ XBUF_API void xbuf_exports_end_resize(xbuf_exports *exports);
  * NULL strides mean C-contiguous.  Suboffsets: a view with any suboffset
  * >= 0 is never contiguous (its rows may be anywhere); suboffsets that are
  * all negative describe no indirection and are ignored.
- * Returns false for a NULL view, an invalid order, or a view whose metadata
- * xbuf_view_check(view, XBUF_FULL_RO) would reject.
+ * Returns false for a NULL view, an invalid order, or a malformed view (one
+ * xbuf_view_check rejects for the request its own fields answer).
  */
 XBUF_API bool xbuf_view_is_contiguous(const xbuf_view *view, char order);
 

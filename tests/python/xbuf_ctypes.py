@@ -19,7 +19,9 @@ build it; conftest.py turns that into a test *failure*, never a skip.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import inspect
 import os
 import re
 import sysconfig
@@ -178,17 +180,22 @@ class ViewMeta:
         return ctypes.byref(self.view)
 
 
-def view_of_array(arr, *, use_strides=True, fmt: bytes | None = None) -> ViewMeta:
-    """An xbuf view of a NumPy array's memory, from its array interface."""
+def view_of_array(arr, *, use_strides=True, fmt: bytes | None = None,
+                  null_format=False) -> ViewMeta:
+    """An xbuf view of a NumPy array's memory, from its array interface.
+    The format is `fmt`, else "<itemsize>s" (layer 1 never reads it), or
+    NULL with null_format=True ("B" by the protocol)."""
     ai = arr.__array_interface__
     data, ro = ai["data"]
+    if fmt is None and not null_format:
+        fmt = b"%ds" % arr.itemsize
     return ViewMeta(
         buf=data,
         shape=arr.shape,
         strides=arr.strides if use_strides else None,
         itemsize=arr.itemsize,
         readonly=ro,
-        fmt=fmt if fmt is not None else b"%ds" % arr.itemsize,
+        fmt=fmt,
     )
 
 
@@ -270,6 +277,31 @@ _py.PyBuffer_FillContiguousStrides.restype = None
 pythonapi = _py
 
 
+@contextlib.contextmanager
+def cpython_buffer(obj, flags: int):
+    """Ask CPython itself for a buffer: PyObject_GetBuffer(obj, &view, flags)
+    into a ctypes Py_buffer, released with PyBuffer_Release on exit.  A
+    refusal raises what the exporter raised (ctypes.pythonapi checks the
+    error indicator), e.g. BufferError for a writable request on bytes."""
+    pb = PyBuffer()
+    _py.PyObject_GetBuffer(obj, ctypes.byref(pb), flags)
+    try:
+        yield pb
+    finally:
+        _py.PyBuffer_Release(ctypes.byref(pb))
+
+
+def meta_from_pybuffer(pb: PyBuffer) -> ViewMeta:
+    """An xbuf view with a copy of a Py_buffer's metadata (same buf)."""
+    n = pb.ndim
+    shape = read_array(pb.shape, n)
+    if shape is None:  # only for ndim <= 1: len / itemsize items
+        shape = [pb.len // pb.itemsize] * n
+    return ViewMeta(buf=pb.buf or 0, shape=shape, strides=read_array(pb.strides, n),
+                    itemsize=pb.itemsize, readonly=bool(pb.readonly), fmt=pb.format,
+                    suboffsets=read_array(pb.suboffsets, n))
+
+
 def py_fill_contiguous_strides(shape, itemsize: int, order: str) -> list[int]:
     """CPython's PyBuffer_FillContiguousStrides for `shape`."""
     shape_arr = ssize_array(shape)
@@ -348,6 +380,84 @@ def parse_defines(path: os.PathLike | str, prefix: str) -> dict[str, int]:
 
 def python_pybuffer_h() -> Path:
     return Path(sysconfig.get_paths()["include"]) / "pybuffer.h"
+
+
+# ---- the CPython oracle for request flags ----------------------------------
+
+# The request flags and constants whose values must equal CPython's.
+FLAG_NAMES = [
+    "SIMPLE", "WRITABLE", "FORMAT", "ND", "STRIDES", "C_CONTIGUOUS", "F_CONTIGUOUS",
+    "ANY_CONTIGUOUS", "INDIRECT", "CONTIG", "CONTIG_RO", "STRIDED", "STRIDED_RO",
+    "RECORDS", "RECORDS_RO", "FULL", "FULL_RO",
+]
+CONSTANT_NAMES = FLAG_NAMES + ["MAX_NDIM"]
+
+# The flags that each add one bit of their own to the flags they imply.
+PRIMITIVE_FLAGS = ["WRITABLE", "FORMAT", "ND", "STRIDES", "C_CONTIGUOUS", "F_CONTIGUOUS",
+                   "ANY_CONTIGUOUS", "INDIRECT"]
+
+
+def cpython_header_constants():
+    """{NAME: value} from CPython's installed Include/pybuffer.h, or None."""
+    path = python_pybuffer_h()
+    if not path.is_file():
+        return None
+    return parse_defines(path, "PyBUF_")
+
+
+def cpython_bufferflags():
+    """{NAME: value} from inspect.BufferFlags (Python 3.12+), or None."""
+    flags = getattr(inspect, "BufferFlags", None)
+    if flags is None:
+        return None
+    return {m.name: int(m.value) for m in flags}
+
+
+def cpython_constants():
+    """CPython's PyBUF_* values by name without the prefix: inspect.BufferFlags
+    where it exists (3.12+), completed by the installed pybuffer.h (which is
+    the only source on 3.11, and the only one for MAX_NDIM).  None when
+    neither is available."""
+    header = cpython_header_constants()
+    runtime = cpython_bufferflags()
+    if header is None and runtime is None:
+        return None
+    merged = dict(header or {})
+    merged.update(runtime or {})
+    return merged
+
+
+def request_is_valid(flags: int, constants: dict) -> bool:
+    """Whether `flags` is a well-formed request, by CPython's flag values:
+    only bits some PyBUF_ request flag uses, and each flag's own bit only
+    together with everything that flag stands for (e.g. the C_CONTIGUOUS bit
+    only with STRIDES, hence ND)."""
+    all_bits = 0
+    for name in FLAG_NAMES:
+        all_bits |= constants[name]
+    if flags & ~all_bits:
+        return False
+    for name in PRIMITIVE_FLAGS:
+        value = constants[name]
+        own_bit = 1 << (value.bit_length() - 1)
+        if flags & own_bit and flags & value != value:
+            return False
+    return True
+
+
+def valid_requests(constants: dict) -> list[int]:
+    """Every well-formed request: all subsets of the request bits that
+    request_is_valid accepts."""
+    bits = [1 << (constants[n].bit_length() - 1) for n in PRIMITIVE_FLAGS]
+    out = []
+    for mask in range(1 << len(bits)):
+        flags = 0
+        for i, b in enumerate(bits):
+            if mask >> i & 1:
+                flags |= b
+        if request_is_valid(flags, constants):
+            out.append(flags)
+    return sorted(out)
 
 
 __all__ = [name for name in dir() if not name.startswith("_")]
