@@ -120,7 +120,9 @@ static int flags_carried(const xbuf_view *view)
 
 bool xbuf_view_is_contiguous(const xbuf_view *view, char order)
 {
-    if (view == NULL || xbuf_view_check(view, flags_carried(view), NULL) < 0)
+    if (view == NULL || (order != 'C' && order != 'F' && order != 'A'))
+        return false;
+    if (xbuf_view_check(view, flags_carried(view), NULL) < 0)
         return false;
     return xbuf_checked_view_is_contiguous(view, order);
 }

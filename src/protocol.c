@@ -79,18 +79,23 @@ static int check_geometry(const xbuf_view *view, int flags, xbuf_error *err)
     BROKEN(view->strides == NULL && XBUF_WANTS(flags, XBUF_STRIDES) && view->ndim > 0, err,
            "request asked for STRIDES but the exporter gave no strides");
     ptrdiff_t bytes = view->itemsize, low = 0, high = view->itemsize;
-    bool spans_overflow = false;
+    bool size_overflows = false, spans_overflow = false;
     for (int i = 0; i < view->ndim; i++) {
         ptrdiff_t extent = view->shape[i], span;
         BROKEN(extent < 0, err, "exporter gave a negative extent: shape[%d] = %td", i, extent);
-        BROKEN(xbuf_mul_overflow(bytes, extent, &bytes), err,
-               "exporter gave a shape whose size overflows ptrdiff_t");
-        if (view->strides == NULL || extent == 0)
+        if (extent == 0) {
+            bytes = 0; /* no items, whatever the other extents: nothing overflows */
+            size_overflows = false;
+            continue;
+        }
+        size_overflows |= xbuf_mul_overflow(bytes, extent, &bytes);
+        if (view->strides == NULL)
             continue;
         spans_overflow |= xbuf_mul_overflow(view->strides[i], extent - 1, &span) ||
                           (span < 0 ? xbuf_add_overflow(low, span, &low)
                                     : xbuf_add_overflow(high, span, &high));
     }
+    BROKEN(size_overflows, err, "exporter gave a shape whose size overflows ptrdiff_t");
     BROKEN(bytes != view->len, err,
            "exporter gave len %td but product(shape) * itemsize is %td", view->len, bytes);
     BROKEN(bytes != 0 && (spans_overflow || xbuf_sub_overflow(high, low, &(ptrdiff_t){0})),
@@ -105,10 +110,10 @@ static int check_suboffsets(const xbuf_view *view, int flags, xbuf_error *err)
 {
     if (view->suboffsets == NULL)
         return XBUF_OK;
+    /* INDIRECT implies STRIDES, so check_geometry has already required
+     * strides to go with the suboffsets. */
     BROKEN(!XBUF_WANTS(flags, XBUF_INDIRECT), err,
            "request did not ask for INDIRECT but the exporter gave suboffsets");
-    BROKEN(view->strides == NULL && view->ndim > 0, err,
-           "exporter gave suboffsets without strides");
     return XBUF_OK;
 }
 

@@ -198,7 +198,7 @@ Test(flags_check, accepts_every_standard_request)
     }
 }
 
-Test(flags_check, checks_pycompatible_values)
+Test(flags_check, values_match_cpython_pybuf_constants)
 {
     /* The values are CPython's PyBUF_* values, which the Python glue relies on. */
     cr_assert_eq(XBUF_WRITABLE, 0x1);
@@ -964,7 +964,7 @@ Test(get, positive_return_is_eexporter_and_view_released_once)
     assert_rejected(&l, XBUF_FULL_RO, "returned 1");
 }
 
-Test(get, positive_return_is_eexporter_even_for_a_good_view_with_large_value)
+Test(get, int_max_return_is_eexporter_and_view_released_once)
 {
     liar l;
     liar_init(&l);

@@ -16,6 +16,7 @@
  *            count is zero and the data are exactly the successful appends.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -124,7 +125,8 @@ static bool phase_pairs(void)
 /* ---- phase 2: views against appends ----------------------------------- */
 
 #define READERS 3
-#define READER_ITERATIONS 20000
+#define READER_VIEWS 5000           /* views each reader must take */
+#define READER_ATTEMPTS 50000000L   /* gives up (and fails) after this many gets */
 #define CHUNK 4
 #define MAX_SAMPLES (1 << 16)
 
@@ -176,7 +178,14 @@ static bool expected_refusal(int rc, const xbuf_error *err)
 static void *reader_body(void *arg)
 {
     shared *sh = arg;
-    for (int i = 0; i < READER_ITERATIONS; i++) {
+    /* Count views taken, not attempts: on two busy cores the appender can
+     * hold the resizing state for a whole time slice. */
+    long attempts = 0;
+    for (int i = 0; i < READER_VIEWS; attempts++) {
+        if (attempts == READER_ATTEMPTS) {
+            fail("phase 2: a reader got only %d views in %ld attempts", i, attempts);
+            break;
+        }
         xbuf_view v, w;
         xbuf_error err;
         xbuf_error_clear(&err);
@@ -188,6 +197,7 @@ static void *reader_body(void *arg)
             continue;
         }
         atomic_fetch_add(&sh->views_taken, 1);
+        i++;
         check_view(&v, "view");
         /* Every few rounds hold a second view, so the appender sees 2+. */
         if (i % 4 == 0) {
@@ -210,6 +220,7 @@ static void *reader_body(void *arg)
         xbuf_release(&v);
         if (v.release != NULL || v.buf != NULL)
             fail("phase 2: xbuf_release did not clear the view");
+        sched_yield(); /* let the count reach zero now and then, so appends happen */
     }
     atomic_fetch_sub(&sh->readers_running, 1);
     return NULL;
@@ -262,8 +273,10 @@ static bool phase_views(void)
         return false;
     }
     long appended = 0, busy = 0;
-    while (atomic_load(&sh.readers_running) > 0)
+    while (atomic_load(&sh.readers_running) > 0) {
         appended += try_append(sh.buf, &busy);
+        sched_yield();
+    }
     join_threads(threads, READERS);
 
     ptrdiff_t count = xbuf_exports_count(&sh.buf->exports);
