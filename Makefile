@@ -61,7 +61,7 @@ $(ASAN)/build.ninja: | $(BOOTSTRAP)
 
 test-asan: $(BOOTSTRAP) $(ASAN)/build.ninja
 	$(MESON) compile -C $(ASAN)
-	$(MESON) test -C $(ASAN) --print-errorlogs
+	$(MESON) test -C $(ASAN) --print-errorlogs --wrapper $(CURDIR)/tests/sanitizer_wrapper.sh
 
 bench: build
 	$(BUILD)/bench/bench-protocol

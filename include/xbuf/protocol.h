@@ -269,10 +269,12 @@ XBUF_API bool xbuf_is_contiguous(int ndim, const ptrdiff_t *shape, const ptrdiff
                                  ptrdiff_t itemsize, char order);
 
 /* Fill strides[0..ndim) for a contiguous array of `shape` in order 'C' or
- * 'F'.  XBUF_EINVAL for NULL arrays (shape/strides may be NULL when ndim is
- * 0), ndim outside 0..XBUF_MAX_NDIM, itemsize <= 0, a negative extent or
- * another order; XBUF_EOVERFLOW when the total size overflows ptrdiff_t.
- * strides is written only on success. */
+ * 'F' (as CPython's PyBuffer_FillContiguousStrides: with a zero extent the
+ * strides outside it are still the products of the extents inside it).
+ * XBUF_EINVAL for NULL arrays (shape/strides may be NULL when ndim is 0),
+ * ndim outside 0..XBUF_MAX_NDIM, itemsize <= 0, a negative extent or
+ * another order; XBUF_EOVERFLOW when a stride or the total size overflows
+ * ptrdiff_t.  strides is written only on success. */
 XBUF_API int xbuf_strides_fill(int ndim, const ptrdiff_t *shape, ptrdiff_t itemsize, char order,
                                ptrdiff_t *strides, xbuf_error *err);
 
