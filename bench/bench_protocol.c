@@ -47,6 +47,24 @@ static double time_memcpy64(void)
     return best;
 }
 
+/* The floor: the two atomic operations every counted export costs. */
+static double time_exports_pair(void)
+{
+    xbuf_exports exports = XBUF_EXPORTS_INIT;
+    double best = 1e300;
+    for (int r = 0; r < REPEATS; r++) {
+        double start = now_ns();
+        for (int i = 0; i < ITERATIONS; i++) {
+            xbuf_exports_acquire(&exports, NULL);
+            CLOBBER(&exports);
+            xbuf_exports_release(&exports, NULL);
+        }
+        double per = (now_ns() - start) / ITERATIONS;
+        best = per < best ? per : best;
+    }
+    return best;
+}
+
 /* Returns ns per pair, or -1 when the exporter refuses the request. */
 static double time_get_release(xbuf_exporter *exporter, int flags)
 {
@@ -92,6 +110,8 @@ int main(void)
            REPEATS, ITERATIONS);
     double base = time_memcpy64();
     printf("  %-44s %7.2f ns\n", "memcpy of 64 bytes (same run)", base);
+    printf("  %-44s %7.2f ns   (the atomic floor of any counted export)\n",
+           "xbuf_exports_acquire + release alone", time_exports_pair());
     report("samples, XBUF_SIMPLE", time_get_release(&buf->exporter, XBUF_SIMPLE), base);
     report("samples, XBUF_RECORDS_RO (strides + format)",
            time_get_release(&buf->exporter, XBUF_RECORDS_RO), base);

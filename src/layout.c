@@ -49,20 +49,41 @@ int xbuf_strides_fill(int ndim, const ptrdiff_t *shape, ptrdiff_t itemsize, char
     return XBUF_OK;
 }
 
-/* Whether strides step exactly like a packed array in the given order;
- * dimensions of extent 1 are skipped since their stride is never used. */
-static bool steps_packed(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strides,
-                         ptrdiff_t itemsize, char order)
+/* Whether strides step exactly like a packed array in C (row-major) or F
+ * (column-major) order; dimensions of extent 1 are skipped since their
+ * stride is never used.  Two loops rather than one with an order switch
+ * inside: this runs on every contiguity request. */
+static bool steps_packed_c(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strides,
+                           ptrdiff_t itemsize)
 {
     ptrdiff_t expected = itemsize;
-    for (int k = 0; k < ndim; k++) {
-        int i = order == 'C' ? ndim - 1 - k : k;
+    for (int i = ndim - 1; i >= 0; i--) {
         if (shape[i] > 1 && strides[i] != expected)
             return false;
         if (xbuf_mul_overflow(expected, shape[i], &expected))
             return false;
     }
     return true;
+}
+
+static bool steps_packed_f(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strides,
+                           ptrdiff_t itemsize)
+{
+    ptrdiff_t expected = itemsize;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] > 1 && strides[i] != expected)
+            return false;
+        if (xbuf_mul_overflow(expected, shape[i], &expected))
+            return false;
+    }
+    return true;
+}
+
+static bool steps_packed(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strides,
+                         ptrdiff_t itemsize, char order)
+{
+    bool c = order != 'F' && steps_packed_c(ndim, shape, strides, itemsize);
+    return c || (order != 'C' && steps_packed_f(ndim, shape, strides, itemsize));
 }
 
 /* C-contiguous with implied (NULL) strides is F-contiguous only when at
@@ -86,9 +107,6 @@ bool xbuf_is_contiguous(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strid
         return true;
     if (strides == NULL)
         return order != 'F' || implied_strides_are_fortran(ndim, shape);
-    if (order == 'A')
-        return steps_packed(ndim, shape, strides, itemsize, 'C') ||
-               steps_packed(ndim, shape, strides, itemsize, 'F');
     return steps_packed(ndim, shape, strides, itemsize, order);
 }
 
@@ -135,9 +153,6 @@ bool xbuf_checked_view_is_contiguous(const xbuf_view *view, char order)
         return true; /* at most 1-d and packed, or no items */
     if (view->strides == NULL)
         return order != 'F' || implied_strides_are_fortran(view->ndim, view->shape);
-    if (order == 'A')
-        return steps_packed(view->ndim, view->shape, view->strides, view->itemsize, 'C') ||
-               steps_packed(view->ndim, view->shape, view->strides, view->itemsize, 'F');
     return steps_packed(view->ndim, view->shape, view->strides, view->itemsize, order);
 }
 

@@ -119,20 +119,16 @@ static int check_suboffsets(const xbuf_view *view, int flags, xbuf_error *err)
 
 static int check_contiguity(const xbuf_view *view, int flags, xbuf_error *err)
 {
-    static const struct {
-        int flag;
-        char order;
-        const char *name;
-    } orders[] = {
-        {XBUF_C_CONTIGUOUS, 'C', "C_CONTIGUOUS"},
-        {XBUF_F_CONTIGUOUS, 'F', "F_CONTIGUOUS"},
-        {XBUF_ANY_CONTIGUOUS, 'A', "ANY_CONTIGUOUS"},
-    };
-    for (size_t i = 0; i < sizeof orders / sizeof orders[0]; i++)
-        BROKEN(XBUF_WANTS(flags, orders[i].flag) && 
-                   !xbuf_checked_view_is_contiguous(view, orders[i].order),
-               err, "request asked for %s but the exporter gave a view that is not",
-               orders[i].name);
+    if (XBUF_WANTS(flags, XBUF_C_CONTIGUOUS))
+        BROKEN(!xbuf_checked_view_is_contiguous(view, 'C'), err,
+               "request asked for C_CONTIGUOUS but the exporter gave a view that is not");
+    if (XBUF_WANTS(flags, XBUF_F_CONTIGUOUS))
+        BROKEN(!xbuf_checked_view_is_contiguous(view, 'F'), err,
+               "request asked for F_CONTIGUOUS but the exporter gave a view that is not");
+    if (XBUF_WANTS(flags, XBUF_ANY_CONTIGUOUS))
+        BROKEN(!xbuf_checked_view_is_contiguous(view, 'A'), err,
+               "request asked for ANY_CONTIGUOUS but the exporter gave a view that is neither "
+               "C- nor F-contiguous");
     return XBUF_OK;
 }
 
@@ -180,7 +176,7 @@ static int exporter_refused(int rc, const xbuf_error *said, xbuf_error *err)
 int xbuf_get(xbuf_exporter *exporter, xbuf_view *view, int flags, xbuf_error *err)
 {
     RETURN_ERROR_IF(view == NULL, err, XBUF_EINVAL, "view is NULL");
-    memset(view, 0, sizeof *view);
+    xbuf_view_clear(view);
     RETURN_ERROR_IF(exporter == NULL || exporter->get == NULL, err, XBUF_EINVAL,
                     "exporter is NULL or has no get hook");
     RETURN_IF_FAILED(xbuf_flags_check(flags, err));
@@ -196,7 +192,7 @@ int xbuf_get(xbuf_exporter *exporter, xbuf_view *view, int flags, xbuf_error *er
     if (rc < 0) {
         /* A refusing exporter must not have filled the view; if it did
          * anyway, its release hook cannot be trusted with it either. */
-        memset(view, 0, sizeof *view);
+        xbuf_view_clear(view);
         return exporter_refused(rc, said_ptr, err);
     }
     if (rc > 0) {
@@ -220,7 +216,7 @@ void xbuf_release(xbuf_view *view)
     view->release = NULL;
     if (release != NULL)
         release(view);
-    memset(view, 0, sizeof *view);
+    xbuf_view_clear(view);
 }
 
 void xbuf_view_move(xbuf_view *src, xbuf_view *dst)
@@ -232,7 +228,7 @@ void xbuf_view_move(xbuf_view *src, xbuf_view *dst)
         dst->shape = &dst->len;
     if (src->strides == &src->itemsize)
         dst->strides = &dst->itemsize;
-    memset(src, 0, sizeof *src);
+    xbuf_view_clear(src);
 }
 
 /* ---- fill_info ---------------------------------------------------------- */
@@ -241,7 +237,7 @@ int xbuf_fill_info(xbuf_view *view, void *obj, void *buf, ptrdiff_t len, int rea
                    int flags, xbuf_error *err)
 {
     RETURN_ERROR_IF(view == NULL, err, XBUF_EINVAL, "view is NULL");
-    memset(view, 0, sizeof *view);
+    xbuf_view_clear(view);
     RETURN_IF_FAILED(xbuf_flags_check(flags, err));
     RETURN_ERROR_IF(len < 0, err, XBUF_EINVAL, "len %td is negative", len);
     RETURN_ERROR_IF(buf == NULL && len > 0, err, XBUF_EINVAL, "buf is NULL for %td bytes",
