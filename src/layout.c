@@ -49,28 +49,15 @@ int xbuf_strides_fill(int ndim, const ptrdiff_t *shape, ptrdiff_t itemsize, char
     return XBUF_OK;
 }
 
-/* Whether strides step exactly like a packed array in C (row-major) or F
- * (column-major) order; dimensions of extent 1 are skipped since their
- * stride is never used.  Two loops rather than one with an order switch
- * inside: this runs on every contiguity request. */
-static bool steps_packed_c(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strides,
-                           ptrdiff_t itemsize)
+/* Whether strides step exactly like a packed array, visiting dimensions
+ * from `first` in direction `step` (-1 from the last: C order; +1 from the
+ * first: F order).  Dimensions of extent 1 are skipped: their stride is
+ * never used. */
+static bool steps_packed_from(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strides,
+                              ptrdiff_t itemsize, int first, int step)
 {
     ptrdiff_t expected = itemsize;
-    for (int i = ndim - 1; i >= 0; i--) {
-        if (shape[i] > 1 && strides[i] != expected)
-            return false;
-        if (xbuf_mul_overflow(expected, shape[i], &expected))
-            return false;
-    }
-    return true;
-}
-
-static bool steps_packed_f(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strides,
-                           ptrdiff_t itemsize)
-{
-    ptrdiff_t expected = itemsize;
-    for (int i = 0; i < ndim; i++) {
+    for (int k = 0, i = first; k < ndim; k++, i += step) {
         if (shape[i] > 1 && strides[i] != expected)
             return false;
         if (xbuf_mul_overflow(expected, shape[i], &expected))
@@ -82,8 +69,8 @@ static bool steps_packed_f(int ndim, const ptrdiff_t *shape, const ptrdiff_t *st
 static bool steps_packed(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strides,
                          ptrdiff_t itemsize, char order)
 {
-    bool c = order != 'F' && steps_packed_c(ndim, shape, strides, itemsize);
-    return c || (order != 'C' && steps_packed_f(ndim, shape, strides, itemsize));
+    bool c = order != 'F' && steps_packed_from(ndim, shape, strides, itemsize, ndim - 1, -1);
+    return c || (order != 'C' && steps_packed_from(ndim, shape, strides, itemsize, 0, 1));
 }
 
 /* C-contiguous with implied (NULL) strides is F-contiguous only when at
