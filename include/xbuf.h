@@ -7,11 +7,14 @@
  *   xbuf/base.h      version, errors, the allocator
  *   xbuf/protocol.h  layer 1: views, request flags, exporters, export
  *                    accounting, layout utilities
+ *   xbuf/format.h    layer 2: the PEP 3118 format language -- parser,
+ *                    layout, printer, comparison, leaf walker, scalar codec
  */
 #ifndef XBUF_H
 #define XBUF_H
 
 #include "xbuf/base.h"
 #include "xbuf/protocol.h"
+#include "xbuf/format.h"
 
 #endif /* XBUF_H */
