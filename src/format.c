@@ -311,12 +311,12 @@ static int round_up(parser *p, ptrdiff_t value, ptrdiff_t alignment, ptrdiff_t *
 }
 
 static int add_field(parser *p, body *b, const char *name, ptrdiff_t offset,
-                     const xbuf_type *type)
+                     const xbuf_type *type, bool aligned)
 {
     field_link *link = alloc(p, sizeof *link);
     if (link == NULL)
         return out_of_memory(p);
-    link->field = (xbuf_field){name, offset, type};
+    link->field = (xbuf_field){name, offset, type, aligned && type->alignment > 1};
     if (b->last != NULL)
         b->last->next = link;
     else
@@ -355,7 +355,7 @@ static int place_bits(parser *p, body *b, ptrdiff_t width, const char *name)
     t->bit_offset = (int)(first_bit % 8);
     t->itemsize = (t->bit_offset + width + 7) / 8;
     b->bits_used = end_bit;
-    return add_field(p, b, name, b->bits_start + first_bit / 8, t);
+    return add_field(p, b, name, b->bits_start + first_bit / 8, t, false);
 }
 
 /* Place one item of `type` at the body's offset (aligned when the item
@@ -372,7 +372,7 @@ static int place(parser *p, body *b, const xbuf_type *type, bool aligned, bool p
             b->alignment = type->alignment;
     }
     if (!padding)
-        RETURN_IF_FAILED(add_field(p, b, name, b->offset, type));
+        RETURN_IF_FAILED(add_field(p, b, name, b->offset, type, aligned));
     if (xbuf_add_overflow(b->offset, footprint, &b->offset))
         return fail(p, XBUF_EOVERFLOW, "item size does not fit in ptrdiff_t");
     return XBUF_OK;

@@ -91,6 +91,8 @@ typedef struct xbuf_field {
     const char *name;              /* NULL when the format gives none */
     ptrdiff_t offset;              /* bytes from the start of the struct */
     const struct xbuf_type *type;
+    bool aligned;                  /* placed under '@' at the type's alignment
+                                      (false when that alignment is 1) */
 } xbuf_field;
 
 /* A node of a parsed format.  Read-only; owned by its xbuf_format. */
