@@ -39,8 +39,8 @@
  *   BITS fields are unsigned: read_uint gives the field, read_int the same
  *   value (which only a 64-bit field can push past INT64_MAX).  Writing
  *   touches only the field's bits; the other bits of the bytes it shares
- *   are read and written back unchanged, so writes to neighbouring fields
- *   of one byte do not race-free compose (callers serialise them).
+ *   are read and written back unchanged (so two threads writing fields
+ *   that share a byte race; callers serialise such writes).
  *   `wrap` keeps the low bits of the two's complement representation, for
  *   every width, so write_int(-1, wrap) sets every bit of the field.
  *
@@ -79,20 +79,11 @@
 
 #include "internal.h"
 
-/* The host's byte order, from the compiler (platform.h already requires GCC
- * or Clang, which both define __BYTE_ORDER__). */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#  define CODEC_HOST_ORDER XBUF_LITTLE
-#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#  define CODEC_HOST_ORDER XBUF_BIG
-#else
-#  error "codec.c: unknown host byte order"
-#endif
 
 /* The x87 extended format keeps its 10 significant bytes at the start of a
  * larger slot; the rest is padding that writes zero.  Only recognised on
  * little-endian hosts, the only ones that use it with padding after it. */
-#if LDBL_MANT_DIG == 64 && LDBL_MAX_EXP == 16384 && CODEC_HOST_ORDER == XBUF_LITTLE
+#if LDBL_MANT_DIG == 64 && LDBL_MAX_EXP == 16384 && XBUF_NATIVE_ORDER == XBUF_LITTLE
 #  define CODEC_LDBL_BYTES ((size_t)10)
 #else
 #  define CODEC_LDBL_BYTES sizeof(long double)
@@ -120,8 +111,8 @@ static const char *kind_name(xbuf_kind kind)
 /* The ETYPE error every entry point gives for a kind outside its family. */
 static int wrong_family(const xbuf_type *type, const char *expected, xbuf_error *err)
 {
-    return xbuf_error_set(err, XBUF_ETYPE, "expected %s type, got a %s type",
-                          expected, kind_name(type->kind));
+    return xbuf_error_set(err, XBUF_ETYPE, "expected %s type, got %s", expected,
+                          kind_name(type->kind));
 }
 
 /* ---- moving bytes ------------------------------------------------------ */
@@ -138,7 +129,7 @@ static int check_order(const xbuf_type *type, ptrdiff_t unit, bool *swap, xbuf_e
                     "a %td-byte value needs byte order '<' or '>', not '%c' (0x%02x)", unit,
                     type->byteorder >= ' ' ? type->byteorder : '?',
                     (unsigned)(unsigned char)type->byteorder);
-    *swap = type->byteorder != CODEC_HOST_ORDER;
+    *swap = type->byteorder != XBUF_NATIVE_ORDER;
     return XBUF_OK;
 }
 
@@ -483,6 +474,25 @@ static uint32_t round_half_even(long double scaled)
     return k;
 }
 
+/* e and *p = 2^e with 2^e <= a < 2^(e+1), for 2^-14 <= a < 2^16: read off
+ * a double's exponent field in O(1) (no libm).  The conversion to double may
+ * round `a` up into the next binade, hence the one-step correction. */
+static int binade(long double a, long double *p)
+{
+    double d = (double)a;
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    int e = (int)((bits >> 52) & 0x7FFu) - 1023;
+    uint64_t pbits = (uint64_t)(e + 1023) << 52;
+    memcpy(&d, &pbits, sizeof d);
+    *p = d;
+    if (a < *p) {
+        *p /= 2;
+        e--;
+    }
+    return e;
+}
+
 /* The magnitude bits (no sign) of finite `a` >= 0, rounded to nearest even
  * directly from the long double (no double rounding through float).
  * Results >= 0x7C00 are overflow to infinity.  Only multiplications by
@@ -493,12 +503,8 @@ static uint32_t half_magnitude(long double a)
         return 0x7C00u;
     if (a < 0x1p-14L) /* subnormal: units of 2^-24; 1024 carries into 0x400 */
         return round_half_even(a * 0x1p24L);
-    int e = -14;
-    long double p = 0x1p-14L;
-    while (e < 15 && a >= 2 * p) {
-        p *= 2;
-        e++;
-    }
+    long double p;
+    int e = binade(a, &p);
     /* a / p * 1024 is in [1024, 2048); a carry to 2048 bumps the exponent,
      * and at e == 15 lands exactly on infinity's 0x7C00. */
     uint32_t k = round_half_even(a / p * 1024.0L);

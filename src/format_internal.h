@@ -31,12 +31,6 @@ struct xbuf_format {
 XBUF_HIDDEN bool xbuf_code_size(char code, bool complex, bool native_size, ptrdiff_t *size,
                                 ptrdiff_t *alignment);
 
-/* The host's byte order, XBUF_LITTLE or XBUF_BIG. */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#  define XBUF_NATIVE_ORDER XBUF_BIG
-#else
-#  define XBUF_NATIVE_ORDER XBUF_LITTLE
-#endif
 
 /* Whether a leaf kind has a byte order (multi-byte numbers and code units). */
 static inline bool xbuf_kind_has_order(xbuf_kind kind)

@@ -23,6 +23,16 @@
             return rc_;                 \
     } while (0)
 
+/* The host's byte order, XBUF_LITTLE or XBUF_BIG (platform.h already
+ * requires GCC or Clang, which both define __BYTE_ORDER__). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#  define XBUF_NATIVE_ORDER XBUF_LITTLE
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#  define XBUF_NATIVE_ORDER XBUF_BIG
+#else
+#  error "xbuf: unknown host byte order"
+#endif
+
 /* Internal invariants (not caller misuse): checked in debug builds only. */
 #ifdef XBUF_DEBUG
 #  include <assert.h>
