@@ -150,6 +150,7 @@ typedef struct parser {
     size_t pos;
     mode mode;
     int depth;
+    size_t name_at; /* where the last name parsed starts */
     arena *memory;
     xbuf_error *err;
 } parser;
@@ -285,6 +286,7 @@ static xbuf_type *new_type(parser *p, xbuf_kind kind, char code)
 
 typedef struct field_link {
     xbuf_field field;
+    size_t name_at; /* where the name starts in the text, for error messages */
     struct field_link *next;
 } field_link;
 
@@ -317,6 +319,7 @@ static int add_field(parser *p, body *b, const char *name, ptrdiff_t offset,
     if (link == NULL)
         return out_of_memory(p);
     link->field = (xbuf_field){name, offset, type, aligned && type->alignment > 1};
+    link->name_at = p->name_at;
     if (b->last != NULL)
         b->last->next = link;
     else
@@ -378,38 +381,43 @@ static int place(parser *p, body *b, const xbuf_type *type, bool aligned, bool p
     return XBUF_OK;
 }
 
-static int sort_names(const void *a, const void *b)
+static int by_name(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const field_link *x = *(const field_link *const *)a, *y = *(const field_link *const *)b;
+    return strcmp(x->field.name, y->field.name);
 }
 
 /* Duplicate names make field lookup ambiguous: refuse them, as NumPy does.
  * Sorting keeps this O(n log n) for hostile formats with many fields. */
-static int check_unique_names(parser *p, const body *b, size_t start)
+static int check_unique_names(parser *p, const body *b)
 {
-    const char **names = alloc(p, (size_t)b->nfields * sizeof *names);
-    if (names == NULL && b->nfields > 0)
+    const field_link **named = alloc(p, (size_t)b->nfields * sizeof *named);
+    if (named == NULL && b->nfields > 0)
         return out_of_memory(p);
     size_t n = 0;
     for (const field_link *l = b->first; l != NULL; l = l->next)
         if (l->field.name != NULL)
-            names[n++] = l->field.name;
+            named[n++] = l;
     if (n < 2)
         return XBUF_OK;
-    qsort(names, n, sizeof *names, sort_names);
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(names[i - 1], names[i]) == 0)
-            return xbuf_error_set_at(p->err, XBUF_EFORMAT, (ptrdiff_t)start,
-                                     "duplicate field name '%s' in the struct starting at "
-                                     "position %zu", names[i], start);
+    qsort(named, n, sizeof *named, by_name);
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(named[i - 1]->field.name, named[i]->field.name) != 0)
+            continue;
+        size_t later = named[i]->name_at > named[i - 1]->name_at ? named[i]->name_at
+                                                                  : named[i - 1]->name_at;
+        return xbuf_error_set_at(p->err, XBUF_EFORMAT, (ptrdiff_t)later,
+                                 "duplicate field name '%s' at position %zu",
+                                 named[i]->field.name, later);
+    }
     return XBUF_OK;
 }
 
 /* Turn a finished body into a STRUCT (or FUNCTION argument list) node. */
-static int finish_body(parser *p, body *b, xbuf_type *t, size_t start)
+static int finish_body(parser *p, body *b, xbuf_type *t)
 {
     RETURN_IF_FAILED(end_bits(p, b));
-    RETURN_IF_FAILED(check_unique_names(p, b, start));
+    RETURN_IF_FAILED(check_unique_names(p, b));
     xbuf_field *fields = alloc(p, (size_t)b->nfields * sizeof *fields);
     if (fields == NULL && b->nfields > 0)
         return out_of_memory(p);
@@ -427,6 +435,16 @@ static int finish_body(parser *p, body *b, xbuf_type *t, size_t start)
 
 static int parse_list(parser *p, body *b, char closer);
 static int parse_item(parser *p, body *b);
+
+/* An item's type with its prefixes: modes, sub-array shape, count. */
+typedef struct spec {
+    const xbuf_type *type; /* NULL for a bit field */
+    bool aligned;          /* placed under '@' */
+    bool padding;          /* 'x' */
+    ptrdiff_t bits;        /* the width of a bit field ('t') */
+} spec;
+
+static int parse_spec(parser *p, spec *s);
 
 static int enter(parser *p)
 {
@@ -462,7 +480,7 @@ static int parse_leaf(parser *p, bool complex, xbuf_type **out)
     if (t == NULL)
         return out_of_memory(p);
     p->pos++;
-    t->native_size = p->mode.native_size;
+    t->native_size = p->mode.native_size || info->standard == 0;
     t->itemsize = size;
     t->alignment = p->mode.aligned ? alignment : 1;
     ptrdiff_t unit = complex ? size / 2 : size;
@@ -475,9 +493,8 @@ static int parse_leaf(parser *p, bool complex, xbuf_type **out)
 /* T{ list } */
 static int parse_struct(parser *p, xbuf_type **out)
 {
-    size_t start = p->pos;
-    p->pos += 2; /* "T{" */
     RETURN_IF_FAILED(enter(p));
+    p->pos += 2; /* "T{" */
     xbuf_type *t = new_type(p, XBUF_KIND_STRUCT, 'T');
     if (t == NULL)
         return out_of_memory(p);
@@ -485,7 +502,7 @@ static int parse_struct(parser *p, xbuf_type **out)
     body b = {0, 1, 0, NULL, NULL, false, 0, 0};
     RETURN_IF_FAILED(parse_list(p, &b, '}'));
     p->pos++; /* '}' */
-    RETURN_IF_FAILED(finish_body(p, &b, t, start));
+    RETURN_IF_FAILED(finish_body(p, &b, t));
     /* NumPy's rule: the closing padding depends on the mode at the brace. */
     if (p->mode.aligned)
         RETURN_IF_FAILED(round_up(p, t->itemsize, t->alignment, &t->itemsize));
@@ -497,9 +514,8 @@ static int parse_struct(parser *p, xbuf_type **out)
 /* X{ args (-> result)? } */
 static int parse_function(parser *p, xbuf_type **out)
 {
-    size_t start = p->pos;
-    p->pos += 2; /* "X{" */
     RETURN_IF_FAILED(enter(p));
+    p->pos += 2; /* "X{" */
     mode outer = p->mode;
     xbuf_type *t = new_type(p, XBUF_KIND_FUNCTION, 'X');
     if (t == NULL)
@@ -507,18 +523,22 @@ static int parse_function(parser *p, xbuf_type **out)
     body args = {0, 1, 0, NULL, NULL, false, 0, 0};
     RETURN_IF_FAILED(parse_list(p, &args, '-'));
     if (peek(p) == '-') {
-        body result = {0, 1, 0, NULL, NULL, false, 0, 0};
         p->pos += 2; /* "->", checked by parse_list */
-        RETURN_IF_FAILED(parse_item(p, &result));
+        size_t result_at = p->pos;
+        spec result;
+        RETURN_IF_FAILED(parse_spec(p, &result));
         skip_space(p);
-        if (result.nfields != 1)
-            return fail(p, XBUF_EFORMAT, "expected one result type after '->'");
-        t->target = result.first->field.type;
+        if (result.type == NULL || result.padding) {
+            p->pos = result_at;
+            return fail(p, XBUF_EFORMAT,
+                        "a function's result must be a value, not a bit field or padding");
+        }
+        t->target = result.type;
     }
     if (peek(p) != '}')
         return fail(p, XBUF_EFORMAT, "expected '}' to close 'X{'");
     p->pos++;
-    RETURN_IF_FAILED(finish_body(p, &args, t, start));
+    RETURN_IF_FAILED(finish_body(p, &args, t));
     /* The arguments' layout says nothing about the pointer itself. */
     p->mode = outer;
     set_pointer_layout(p, t);
@@ -527,21 +547,11 @@ static int parse_function(parser *p, xbuf_type **out)
     return XBUF_OK;
 }
 
-/* An item's type with its prefixes: modes, sub-array shape, count. */
-typedef struct spec {
-    const xbuf_type *type; /* NULL for a bit field */
-    bool aligned;          /* placed under '@' */
-    bool padding;          /* 'x' */
-    ptrdiff_t bits;        /* the width of a bit field ('t') */
-} spec;
-
-static int parse_spec(parser *p, spec *s);
-
 /* & type: a pointer never inherits or leaks its target's byte order. */
 static int parse_pointer(parser *p, xbuf_type **out)
 {
-    p->pos++; /* '&' */
     RETURN_IF_FAILED(enter(p));
+    p->pos++; /* '&' */
     xbuf_type *t = new_type(p, XBUF_KIND_POINTER, '&');
     if (t == NULL)
         return out_of_memory(p);
@@ -592,9 +602,12 @@ static int make_array(parser *p, const xbuf_type *base, int ndim, const ptrdiff_
         element = padded->itemsize;
         base = padded;
     }
-    ptrdiff_t size = element;
+    /* Both the size and the element count must fit: elements of size 0
+     * would let a huge count through a size check alone. */
+    ptrdiff_t size = element, elements = 1;
     for (int i = 0; i < total_ndim; i++)
-        if (xbuf_mul_overflow(size, dims[i], &size))
+        if (xbuf_mul_overflow(size, dims[i], &size) ||
+            xbuf_mul_overflow(elements, dims[i], &elements))
             return fail(p, XBUF_EOVERFLOW, "sub-array size does not fit in ptrdiff_t");
     t->ndim = total_ndim;
     t->shape = dims;
@@ -634,6 +647,7 @@ static int parse_name(parser *p, const char **name)
     if (peek(p) != ':')
         return XBUF_OK;
     size_t start = ++p->pos;
+    p->name_at = start;
     while (!at_end(p) && peek(p) != ':' && peek(p) != '\0')
         p->pos++;
     if (at_end(p) || peek(p) == '\0') {
@@ -691,13 +705,18 @@ static int parse_spec(parser *p, spec *s)
     xbuf_type *type;
     RETURN_IF_FAILED(parse_type(p, &type));
     s->padding = type->kind == XBUF_KIND_VOID;
+    /* Size errors point at the item, not past it. */
+    size_t end = p->pos;
+    p->pos = shape_at;
     if (counts_units(type->kind)) {
         RETURN_IF_FAILED(apply_length(p, type, count));
         counted = false;
     } else if (counted && count == 1) {
         counted = false; /* "1i" is "i", as in struct */
     }
-    return make_array(p, type, ndim, shape, count, counted, s->aligned, &s->type);
+    RETURN_IF_FAILED(make_array(p, type, ndim, shape, count, counted, s->aligned, &s->type));
+    p->pos = end;
+    return XBUF_OK;
 }
 
 static int parse_item(parser *p, body *b)
@@ -757,7 +776,7 @@ static int top_level_type(parser *p, body *b, const xbuf_type **root)
     xbuf_type *t = new_type(p, XBUF_KIND_STRUCT, 'T');
     if (t == NULL)
         return out_of_memory(p);
-    RETURN_IF_FAILED(finish_body(p, b, t, 0));
+    RETURN_IF_FAILED(finish_body(p, b, t));
     *root = t;
     return XBUF_OK;
 }
@@ -781,7 +800,7 @@ int xbuf_format_parse_n(const char *format, size_t length, xbuf_format **out, xb
     RETURN_ERROR_IF(f == NULL, err, XBUF_ENOMEM, "out of memory while parsing the format");
     f->refs = 1;
     f->memory.chunks = NULL;
-    parser p = {format, length, 0, {XBUF_NATIVE_ORDER, true, true}, 0, &f->memory, err};
+    parser p = {format, length, 0, {XBUF_NATIVE_ORDER, true, true}, 0, 0, &f->memory, err};
     int rc = parse_format(&p, &f->root);
     if (rc < 0) {
         xbuf_arena_free(&f->memory);

@@ -363,6 +363,8 @@ static int print_top(printer *p, const xbuf_type *t)
         return unprintable(p, "members extend past the itemsize");
     if (p->mode == 0)
         set_mode(p, '@');
+    if (t->nfields == 0 && t->itemsize == 0)
+        emit(p, "0x", 2); /* a format needs at least one item */
     print_padding(p, t->itemsize - end);
     return XBUF_OK;
 }

@@ -91,14 +91,15 @@ typedef struct frame {
 typedef struct cursor {
     frame stack[MAX_WALK_DEPTH];
     int depth;
-    bool broken; /* the tree was deeper than the stack or malformed */
+    const xbuf_type *lone; /* a root that is itself a leaf, not yet yielded */
+    bool broken;           /* the tree was deeper than the stack or malformed */
 } cursor;
 
 static ptrdiff_t element_count(const xbuf_type *array)
 {
     ptrdiff_t n = 1;
     for (int i = 0; i < array->ndim; i++)
-        n *= array->shape[i]; /* cannot overflow: bounded by itemsize */
+        n *= array->shape[i]; /* the parser checked this product fits */
     return n;
 }
 
@@ -120,6 +121,12 @@ static void push(cursor *c, const xbuf_type *t, ptrdiff_t base)
 /* The next leaf and its offset, or false at the end. */
 static bool next_leaf(cursor *c, const xbuf_type **leaf, ptrdiff_t *offset)
 {
+    if (c->lone != NULL) {
+        *leaf = c->lone;
+        *offset = 0;
+        c->lone = NULL;
+        return true;
+    }
     while (c->depth > 0 && !c->broken) {
         frame *f = &c->stack[c->depth - 1];
         if (f->index == f->limit) {
@@ -155,6 +162,7 @@ static void start(cursor *c, const xbuf_type *t)
 {
     c->depth = 0;
     c->broken = false;
+    c->lone = is_container(t) ? NULL : t;
     if (is_container(t))
         push(c, t, 0);
 }
@@ -175,8 +183,6 @@ bool xbuf_type_layout_compatible(const xbuf_type *a, const xbuf_type *b)
         return false;
     if (xbuf_type_equal(a, b))
         return true;
-    if (!is_container(a) || !is_container(b))
-        return !is_container(a) && !is_container(b) && leaves_compatible(a, b);
     cursor ca, cb;
     start(&ca, a);
     start(&cb, b);

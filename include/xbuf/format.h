@@ -102,7 +102,9 @@ typedef struct xbuf_type {
                              array, 'X', '&'; for complex the float's code ('d'
                              for Zd) */
     char byteorder;       /* XBUF_LITTLE, XBUF_BIG or XBUF_NO_ORDER */
-    bool native_size;     /* sizes from '@' or '^' rather than the standard ones */
+    bool native_size;     /* the size is the native one: under '@' or '^', and
+                             always for n N P O & X g (no standard size);
+                             false for bit fields */
     bool braces;          /* STRUCT: written T{...} (false: a top-level item list) */
     ptrdiff_t itemsize;   /* bytes one item occupies */
     ptrdiff_t alignment;  /* 1 unless placed under '@' (or containing such items) */
