@@ -17,10 +17,11 @@
  *
  * Layout rules (DESIGN.md, "Layout rules", and the vectors in
  * shared/vectors/formats.tsv): '@' aligns each item to its natural
- * alignment, the other modes never align; a T{} is padded to its alignment
- * when '@' is in force at its closing brace; the top-level list never gets
- * trailing padding (struct.calcsize); under '@' an item's footprint is a
- * multiple of its alignment (NumPy pads struct elements of sub-arrays).
+ * alignment, the other modes never align; whether an item is aligned
+ * depends on the mode in force after it -- for a T{} the mode at its
+ * closing brace, which also decides whether the struct is padded to its
+ * alignment (NumPy's reading, which NumPy's exports depend on); the
+ * top-level list never gets trailing padding (struct.calcsize).
  */
 #include <stdalign.h>
 #include <stdlib.h>
@@ -361,22 +362,22 @@ static int place_bits(parser *p, body *b, ptrdiff_t width, const char *name)
     return add_field(p, b, name, b->bits_start + first_bit / 8, t, false);
 }
 
-/* Place one item of `type` at the body's offset (aligned when the item
- * was placed under '@'), recording it as a field unless it is padding. */
+/* Place one item of `type` at the body's offset (aligned when '@' was in
+ * force after it), recording it as a field unless it is padding.  An
+ * aligned item's size is always a multiple of its alignment (a struct
+ * closed under '@' is padded), so no padding follows it here. */
 static int place(parser *p, body *b, const xbuf_type *type, bool aligned, bool padding,
                  const char *name)
 {
     RETURN_IF_FAILED(end_bits(p, b));
-    ptrdiff_t footprint = type->itemsize;
     if (aligned) {
         RETURN_IF_FAILED(round_up(p, b->offset, type->alignment, &b->offset));
-        RETURN_IF_FAILED(round_up(p, footprint, type->alignment, &footprint));
         if (type->alignment > b->alignment)
             b->alignment = type->alignment;
     }
     if (!padding)
         RETURN_IF_FAILED(add_field(p, b, name, b->offset, type, aligned));
-    if (xbuf_add_overflow(b->offset, footprint, &b->offset))
+    if (xbuf_add_overflow(b->offset, type->itemsize, &b->offset))
         return fail(p, XBUF_EOVERFLOW, "item size does not fit in ptrdiff_t");
     return XBUF_OK;
 }
@@ -439,7 +440,7 @@ static int parse_item(parser *p, body *b);
 /* An item's type with its prefixes: modes, sub-array shape, count. */
 typedef struct spec {
     const xbuf_type *type; /* NULL for a bit field */
-    bool aligned;          /* placed under '@' */
+    bool aligned;          /* '@' in force after the type: placed aligned */
     bool padding;          /* 'x' */
     ptrdiff_t bits;        /* the width of a bit field ('t') */
 } spec;
@@ -573,7 +574,7 @@ static int parse_pointer(parser *p, xbuf_type **out)
 
 /* An array of `base` with the given sub-array shape and count appended. */
 static int make_array(parser *p, const xbuf_type *base, int ndim, const ptrdiff_t *shape,
-                      ptrdiff_t count, bool counted, bool aligned, const xbuf_type **out)
+                      ptrdiff_t count, bool counted, const xbuf_type **out)
 {
     int total_ndim = ndim + (counted ? 1 : 0);
     if (total_ndim == 0) {
@@ -590,21 +591,9 @@ static int make_array(parser *p, const xbuf_type *base, int ndim, const ptrdiff_
         memcpy(dims, shape, (size_t)ndim * sizeof *dims);
     if (counted)
         dims[ndim] = count;
-    /* Under '@' every element starts aligned: pad an element whose size is
-     * not a multiple of its alignment (a struct closed under another mode). */
-    ptrdiff_t element = base->itemsize;
-    if (aligned && element % base->alignment != 0) {
-        xbuf_type *padded = new_type(p, base->kind, base->code);
-        if (padded == NULL)
-            return out_of_memory(p);
-        *padded = *base;
-        RETURN_IF_FAILED(round_up(p, element, base->alignment, &padded->itemsize));
-        element = padded->itemsize;
-        base = padded;
-    }
     /* Both the size and the element count must fit: elements of size 0
      * would let a huge count through a size check alone. */
-    ptrdiff_t size = element, elements = 1;
+    ptrdiff_t size = base->itemsize, elements = 1;
     for (int i = 0; i < total_ndim; i++)
         if (xbuf_mul_overflow(size, dims[i], &size) ||
             xbuf_mul_overflow(elements, dims[i], &elements))
@@ -704,6 +693,9 @@ static int parse_spec(parser *p, spec *s)
     }
     xbuf_type *type;
     RETURN_IF_FAILED(parse_type(p, &type));
+    /* NumPy's reading: the mode in force after the type (for T{...}, at its
+     * closing brace) decides whether the item is aligned. */
+    s->aligned = p->mode.aligned;
     s->padding = type->kind == XBUF_KIND_VOID;
     /* Size errors point at the item, not past it. */
     size_t end = p->pos;
@@ -714,7 +706,7 @@ static int parse_spec(parser *p, spec *s)
     } else if (counted && count == 1) {
         counted = false; /* "1i" is "i", as in struct */
     }
-    RETURN_IF_FAILED(make_array(p, type, ndim, shape, count, counted, s->aligned, &s->type));
+    RETURN_IF_FAILED(make_array(p, type, ndim, shape, count, counted, &s->type));
     p->pos = end;
     return XBUF_OK;
 }

@@ -144,41 +144,28 @@ static void set_mode(printer *p, char mode)
     p->mode = mode;
 }
 
-/* The mode for a struct (or array of structs): only where it is placed
- * depends on it, since its members carry their own modes.  A field records
- * whether it was placed aligned; an item outside any struct (the top level,
- * a pointer target) was aligned unless that would have padded it. */
-static void place_struct(printer *p, const xbuf_type *element, bool aligned)
-{
-    if (element->alignment == 1) {
-        if (p->mode == 0)
-            set_mode(p, '@');
-    } else if (aligned) {
-        set_mode(p, '@');
-    } else if (p->mode == '@' || p->mode == 0) {
-        set_mode(p, '^');
-    }
-}
 
-static bool aligned_outside_struct(const xbuf_type *element)
-{
-    return element->itemsize % element->alignment == 0;
-}
 
-static int print_struct(printer *p, const xbuf_type *t)
+/* The mode in force at a struct's closing brace decides both whether it is
+ * padded to its alignment and whether it is placed aligned (NumPy's
+ * reading), so `aligned` says which the tree needs; a zero-size "0x" item
+ * switches the mode when the members left the other one in force. */
+static int print_struct(printer *p, const xbuf_type *t, bool aligned)
 {
     ptrdiff_t end;
     emit(p, "T{", 2);
     RETURN_IF_FAILED(print_members(p, t, &end));
-    /* The parser pads the struct to its alignment when '@' is in force at
-     * the brace; arrange for exactly t->itemsize. */
+    if (t->alignment > 1 && aligned && p->mode != '@') {
+        emit(p, "@0x", 3);
+        p->mode = '@';
+    } else if (t->alignment > 1 && !aligned && p->mode == '@') {
+        emit(p, "^0x", 3);
+        p->mode = '^';
+    }
     ptrdiff_t automatic = p->mode == '@' ? round_up(end, t->alignment) : end;
     if (automatic > t->itemsize || (automatic < t->itemsize && p->mode == '@' &&
-                                    t->itemsize % t->alignment != 0)) {
-        emit(p, "^0x", 3); /* a zero-size item, only to leave '@' before the brace */
-        p->mode = '^';
-        automatic = end;
-    }
+                                    t->itemsize % t->alignment != 0))
+        return unprintable(p, "struct size does not follow from its members and alignment");
     if (automatic < t->itemsize)
         print_padding(p, t->itemsize - end);
     emit_char(p, '}');
@@ -209,12 +196,13 @@ static int print_pointer(printer *p, const xbuf_type *t)
     return XBUF_OK;
 }
 
-/* The body of an item whose mode is already in force. */
-static int print_body(printer *p, const xbuf_type *t)
+/* The body of an item whose mode is already in force; `aligned` is how a
+ * struct must be placed. */
+static int print_body(printer *p, const xbuf_type *t, bool aligned)
 {
     switch (t->kind) {
     case XBUF_KIND_STRUCT:
-        return print_struct(p, t);
+        return print_struct(p, t, aligned);
     case XBUF_KIND_FUNCTION:
         return print_function(p, t);
     case XBUF_KIND_POINTER:
@@ -251,7 +239,10 @@ static const xbuf_type *element_of(const xbuf_type *t)
     return t->kind == XBUF_KIND_ARRAY ? t->base : t;
 }
 
-/* A whole item (pointer targets, function results): mode, shape, body. */
+/* A whole item outside any struct (the top level, pointer targets, function
+ * results): mode, shape, body.  Nothing records how such a struct was
+ * placed, and nothing depends on it but its padding: align it when its
+ * size allows. */
 static int print_spec(printer *p, const xbuf_type *t)
 {
     const xbuf_type *element = element_of(t);
@@ -261,12 +252,12 @@ static int print_spec(printer *p, const xbuf_type *t)
         char mode;
         RETURN_IF_FAILED(choose_mode(p, element, &mode));
         set_mode(p, mode);
-    } else {
-        place_struct(p, element, aligned_outside_struct(element));
+    } else if (p->mode == 0) {
+        set_mode(p, '@');
     }
     if (t->kind == XBUF_KIND_ARRAY)
         print_shape(p, t);
-    return print_body(p, element);
+    return print_body(p, element, element->itemsize % element->alignment == 0);
 }
 
 static int print_name(printer *p, const char *name)
@@ -281,11 +272,6 @@ static int print_name(printer *p, const char *name)
     return XBUF_OK;
 }
 
-/* Where the parser would place `t` at `pos` under the mode in force. */
-static ptrdiff_t placed_at(const printer *p, const xbuf_type *t, ptrdiff_t pos)
-{
-    return p->mode == '@' ? round_up(pos, element_of(t)->alignment) : pos;
-}
 
 /* One field of a struct at *pos; bits track a run of bit fields. */
 static int print_field(printer *p, const xbuf_field *f, ptrdiff_t *pos, ptrdiff_t *bits_end)
@@ -319,25 +305,26 @@ static int print_field(printer *p, const xbuf_field *f, ptrdiff_t *pos, ptrdiff_
     const xbuf_type *element = element_of(t);
     if (element == NULL)
         return unprintable(p, "array without an element type");
+    bool aligned = f->aligned;
     if (element->kind == XBUF_KIND_STRUCT) {
-        place_struct(p, element, f->aligned);
+        if (p->mode == 0)
+            set_mode(p, '@');
     } else {
         char mode;
         RETURN_IF_FAILED(choose_mode(p, element, &mode));
         set_mode(p, mode);
+        aligned = mode == '@';
     }
-    /* Padding before the item; under '@' the alignment adds the rest. */
-    ptrdiff_t gap = f->offset - placed_at(p, t, *pos);
-    if (gap < 0 || placed_at(p, t, *pos + gap) != f->offset)
+    /* Padding before the item; an aligned item's alignment adds the rest. */
+    ptrdiff_t at = aligned ? round_up(*pos, element->alignment) : *pos, gap = f->offset - at;
+    if (gap < 0 || (aligned && f->offset % element->alignment != 0))
         return unprintable(p, "fields overlap, go backwards or sit off their alignment");
     print_padding(p, gap);
-    /* The footprint follows the mode at the item's start, before its body. */
-    ptrdiff_t footprint = p->mode == '@' ? round_up(t->itemsize, t->alignment) : t->itemsize;
     if (t->kind == XBUF_KIND_ARRAY)
         print_shape(p, t);
-    RETURN_IF_FAILED(print_body(p, element));
+    RETURN_IF_FAILED(print_body(p, element, aligned));
     RETURN_IF_FAILED(print_name(p, f->name));
-    *pos = f->offset + footprint;
+    *pos = f->offset + t->itemsize;
     return XBUF_OK;
 }
 

@@ -26,10 +26,10 @@
  *     no alignment.  n N P O & X always have the native pointer size.
  *   - A top-level list of items is laid out as struct.calcsize does: no
  *     padding after the last item.  Inside T{...} the C ABI applies to the
- *     members placed under '@', and the struct's size is rounded up to its
- *     alignment when '@' is in force at its closing brace (NumPy's rule).
- *   - Under '@' an item repeated by a count or a sub-array shape occupies a
- *     multiple of its alignment per element.
+ *     members placed under '@'.
+ *   - Whether an item is placed aligned depends on the mode in force after
+ *     it: for T{...} the mode at its closing brace, which also decides
+ *     whether the struct is padded to its alignment (NumPy's reading).
  *   - Consecutive bit fields share bytes, numbered from the least
  *     significant bit of the lowest byte; the run ends at the next item
  *     that is not a bit field, and occupies ceil(bits / 8) bytes.
@@ -91,7 +91,7 @@ typedef struct xbuf_field {
     const char *name;              /* NULL when the format gives none */
     ptrdiff_t offset;              /* bytes from the start of the struct */
     const struct xbuf_type *type;
-    bool aligned;                  /* placed under '@' at the type's alignment
+    bool aligned;                  /* placed at the type's alignment ('@' in force after it)
                                       (false when that alignment is 1) */
 } xbuf_field;
 

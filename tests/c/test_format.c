@@ -666,20 +666,21 @@ Test(layout, sub_arrays)
     free(text);
 }
 
-Test(layout, arrays_of_structs_pad_their_elements)
+Test(layout, struct_alignment_follows_the_mode_at_its_brace)
 {
-    /* T{i=b} is 5 bytes aligned 4 ('=' at its brace: no closing padding);
-     * as an element under '@' it occupies 8. */
+    /* NumPy's reading: T{i=b} closes under '=', so it is 5 bytes (no closing
+     * padding) and is placed unaligned; its elements are not padded. */
     xbuf_format *f = parse("3T{i=b}");
     const ptrdiff_t s3[] = {3};
     assert_shape(root(f), 1, s3);
-    cr_assert_eq(root(f)->itemsize, 24);
+    cr_assert_eq(root(f)->itemsize, 15);
     cr_assert_eq(root(f)->alignment, 4);
     cr_assert_eq(root(f)->base->kind, XBUF_KIND_STRUCT);
-    cr_assert_eq(root(f)->base->itemsize, 8);
+    cr_assert_eq(root(f)->base->itemsize, 5);
     xbuf_format_release(f);
 
-    assert_size("(2)T{i=b}", 16, 4);
+    assert_size("(2)T{i=b}", 10, 4);
+    assert_size("b(2)T{i=b}", 11, 1); /* placed unaligned, after the b */
     /* Placed under '^': no element padding, though the struct (and so the
      * array) keeps the alignment of its '@' member. */
     assert_size("^3T{@i=b}", 15, 4);
@@ -985,12 +986,12 @@ Test(structs, trailing_padding_only_under_at_at_the_brace)
     assert_size("^T{@d=b}", 9, 8);  /* 9 */
     assert_size("T{=b@i}", 8, 4);   /* b@0 i@4 */
     assert_size("T{=i@b}", 5, 1);   /* nothing aligned above 1 */
-    assert_size("T{d:a:=b:c:}", 16, 8); /* the struct is 9, its footprint 16 */
+    assert_size("T{d:a:=b:c:}", 9, 8); /* '=' at the brace: no padding (NumPy) */
 
     xbuf_format *f = parse("T{d:a:=b:c:}");
     cr_assert_eq(root(f)->kind, XBUF_KIND_STRUCT);
-    cr_assert_not(root(f)->braces);
-    cr_assert_eq(field(root(f), 0)->type->itemsize, 9);
+    cr_assert(root(f)->braces); /* placed unaligned: the struct is the root */
+    cr_assert_eq(root(f)->itemsize, 9);
     xbuf_format_release(f);
 }
 
@@ -1023,8 +1024,8 @@ Test(structs, single_unnamed_item_is_the_root)
         cr_assert_eq(root(f)->braces, cases[i].braces);
         xbuf_format_release(f);
     }
-    /* Not unwrapped: a name, trailing padding, a bit field, a padded footprint. */
-    const char *wrapped[] = {"i:a:", "ix", "t", "T{i=b}", "xi"};
+    /* Not unwrapped: a name, trailing padding, a bit field, an offset. */
+    const char *wrapped[] = {"i:a:", "ix", "t", "xi"};
     for (size_t i = 0; i < sizeof wrapped / sizeof wrapped[0]; i++) {
         xbuf_format *f = parse(wrapped[i]);
         cr_assert_eq(root(f)->kind, XBUF_KIND_STRUCT, "\"%s\": root kind %d", wrapped[i],
@@ -1033,9 +1034,11 @@ Test(structs, single_unnamed_item_is_the_root)
         cr_assert_eq(root(f)->nfields, 1, "\"%s\"", wrapped[i]);
         xbuf_format_release(f);
     }
+    /* A struct closed under '=' is still the root (NumPy unwraps it too). */
     xbuf_format *f = parse("T{i=b}");
-    cr_assert_eq(root(f)->itemsize, 8);
-    cr_assert_eq(field(root(f), 0)->type->itemsize, 5);
+    cr_assert_eq(root(f)->kind, XBUF_KIND_STRUCT);
+    cr_assert(root(f)->braces);
+    cr_assert_eq(root(f)->itemsize, 5);
     xbuf_format_release(f);
 }
 
@@ -1594,8 +1597,8 @@ Test(print, canonical_text)
     assert_prints("4x:a:", "@4x:a:");
     assert_prints("T{i:a:d:b:}", "@T{i:a:d:b:}");
     assert_prints("T{d:a:=b:c:}", "@T{d:a:b:c:^0x}"); /* leave '@' before the brace */
-    assert_prints("3T{i=b}", "@(3)T{ib}");  /* the element is 8: T{ib} under '@' */
-    assert_prints("b<T{@i}", "@b^T{@i}");
+    assert_prints("3T{i=b}", "@(3)T{ib^0x}"); /* "^0x" keeps '@' off the brace */
+    assert_prints("b<T{@i}", "@bT{i}");
     assert_prints("&&<d", "@&&<d");
     assert_prints("&>ii", "@&>ii");
     assert_prints("X{ii->d}", "@X{ii->d}");

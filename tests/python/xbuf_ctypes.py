@@ -7,6 +7,11 @@ through this module.  It declares:
     and ``xbuf_error`` (include/xbuf/protocol.h, include/xbuf/base.h);
   * ``PyBuffer``, CPython's ``Py_buffer`` (Include/pybuffer.h), so tests can
     ask CPython itself for a buffer through ``ctypes.pythonapi``;
+  * ``XbufType``, ``XbufField`` and ``XbufLeaf`` with exactly the C layout of
+    ``xbuf_type``, ``xbuf_field`` and ``xbuf_leaf`` (include/xbuf/format.h),
+    ``XBUF_LEAF_VISITOR`` for ``xbuf_type_walk``, and ``Format`` /
+    ``parse_format`` / ``type_print`` / ``type_walk`` / ``type_field`` helpers
+    around the layer-2 calls;
   * argtypes/restype for every libxbuf function the tests call;
   * small parsers for ``#define NAME value`` headers (protocol.h and
     CPython's pybuffer.h), used as the flag-value oracle.
@@ -33,6 +38,7 @@ from ctypes import (
     c_char,
     c_char_p,
     c_int,
+    c_size_t,
     c_ssize_t,
     c_void_p,
 )
@@ -199,6 +205,91 @@ def view_of_array(arr, *, use_strides=True, fmt: bytes | None = None,
     )
 
 
+# ---- layer 2: the format language (include/xbuf/format.h) ---------------
+
+XBUF_FORMAT_MAX_DEPTH = 64
+
+# enum xbuf_kind (an int-sized C enum).
+XBUF_KIND_INT = 1
+XBUF_KIND_UINT = 2
+XBUF_KIND_BOOL = 3
+XBUF_KIND_FLOAT = 4
+XBUF_KIND_COMPLEX = 5
+XBUF_KIND_CHAR = 6
+XBUF_KIND_BYTES = 7
+XBUF_KIND_PASCAL = 8
+XBUF_KIND_UCS2 = 9
+XBUF_KIND_UCS4 = 10
+XBUF_KIND_BITS = 11
+XBUF_KIND_OBJECT = 12
+XBUF_KIND_VOIDP = 13
+XBUF_KIND_POINTER = 14
+XBUF_KIND_FUNCTION = 15
+XBUF_KIND_VOID = 16
+XBUF_KIND_STRUCT = 17
+XBUF_KIND_ARRAY = 18
+
+KIND_NAMES = {v: k[len("XBUF_KIND_"):] for k, v in dict(globals()).items()
+              if k.startswith("XBUF_KIND_")}
+
+# Leaf byte orders (xbuf_type.byteorder).
+XBUF_LITTLE = b"<"
+XBUF_BIG = b">"
+XBUF_NO_ORDER = b"|"
+
+c_xbuf_kind = c_int  # a C enum whose values all fit in int: int-sized
+
+
+class XbufType(Structure):
+    """``xbuf_type``, field for field (format.h).  Read-only; lives as long
+    as the ``xbuf_format`` it came from."""
+
+
+class XbufField(Structure):
+    """``xbuf_field``: const char *name; ptrdiff_t offset;
+    const xbuf_type *type; bool aligned."""
+
+    _fields_ = [
+        ("name", c_char_p),
+        ("offset", c_ptrdiff_t),
+        ("type", POINTER(XbufType)),
+        ("aligned", c_bool),
+    ]
+
+
+XbufType._fields_ = [
+    ("kind", c_xbuf_kind),
+    ("code", c_char),
+    ("byteorder", c_char),
+    ("native_size", c_bool),
+    ("braces", c_bool),
+    ("itemsize", c_ptrdiff_t),
+    ("alignment", c_ptrdiff_t),
+    ("count", c_ptrdiff_t),
+    ("bit_offset", c_int),
+    ("nfields", c_ptrdiff_t),
+    ("fields", POINTER(XbufField)),
+    ("ndim", c_int),
+    ("shape", POINTER(c_ptrdiff_t)),
+    ("base", POINTER(XbufType)),
+    ("target", POINTER(XbufType)),
+]
+
+
+class XbufLeaf(Structure):
+    """``xbuf_leaf``: what xbuf_type_walk reports for one leaf."""
+
+    _fields_ = [
+        ("type", POINTER(XbufType)),
+        ("offset", c_ptrdiff_t),
+        ("path", c_char_p),
+        ("depth", c_int),
+    ]
+
+
+XBUF_LEAF_VISITOR = CFUNCTYPE(c_int, POINTER(XbufLeaf), c_void_p)
+
+
 # ---- loading the library ------------------------------------------------
 
 
@@ -226,6 +317,7 @@ def library_path() -> Path:
 _P = POINTER(c_ptrdiff_t)
 _V = POINTER(XbufView)
 _E = POINTER(XbufError)
+_T = POINTER(XbufType)
 
 _SIGNATURES = {
     "xbuf_version": ([], c_char_p),
@@ -242,6 +334,18 @@ _SIGNATURES = {
     "xbuf_view_pointer": ([_V, _P, POINTER(c_void_p), _E], c_int),
     "xbuf_extent": ([c_int, _P, _P, c_ptrdiff_t, _P, _P, _E], c_int),
     "xbuf_view_extent": ([_V, _P, _P, _E], c_int),
+    # layer 2 (format.h); an xbuf_format * is opaque: c_void_p
+    "xbuf_format_parse": ([c_char_p, POINTER(c_void_p), _E], c_int),
+    "xbuf_format_parse_n": ([c_char_p, c_size_t, POINTER(c_void_p), _E], c_int),
+    "xbuf_format_retain": ([c_void_p], c_void_p),
+    "xbuf_format_release": ([c_void_p], None),
+    "xbuf_format_type": ([c_void_p], _T),
+    "xbuf_format_size": ([c_char_p, _P, _P, _E], c_int),
+    "xbuf_type_print": ([_T, POINTER(c_char), c_size_t, POINTER(c_size_t), _E], c_int),
+    "xbuf_type_equal": ([_T, _T], c_bool),
+    "xbuf_type_layout_compatible": ([_T, _T], c_bool),
+    "xbuf_type_field": ([_T, c_char_p, POINTER(POINTER(XbufField)), _P, _E], c_int),
+    "xbuf_type_walk": ([_T, XBUF_LEAF_VISITOR, c_void_p, _E], c_int),
 }
 
 _lib = None
@@ -258,6 +362,219 @@ def load() -> ctypes.CDLL:
             fn.restype = restype
         _lib = lib
     return _lib
+
+
+# ---- layer 2 helpers ---------------------------------------------------------
+
+
+def _as_bytes(text) -> bytes:
+    # surrogateescape: text from type_print (decoded that way) maps back to
+    # the exact bytes the library printed, names in any encoding included.
+    return text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+
+
+class FormatError(ValueError):
+    """xbuf_format_parse failed: .code, .position, .message, .text."""
+
+    def __init__(self, text: bytes, code: int, position: int, message: str):
+        super().__init__(f"xbuf_format_parse({text!r}) -> {code} at {position}: {message}")
+        self.text = text
+        self.code = code
+        self.position = position
+        self.message = message
+
+
+class Format:
+    """A parsed ``xbuf_format``, holding one reference until close() (or
+    garbage collection).  ``.root`` is the POINTER(XbufType) of its root
+    node; every node reached from it lives as long as this object."""
+
+    def __init__(self, handle: int, text: bytes):
+        self.handle = handle
+        self.text = text
+        self.root = load().xbuf_format_type(handle)
+
+    @property
+    def type(self) -> XbufType:
+        return self.root.contents
+
+    @property
+    def itemsize(self) -> int:
+        return self.root.contents.itemsize
+
+    def close(self) -> None:
+        if self.handle:
+            load().xbuf_format_release(self.handle)
+            self.handle = None
+            self.root = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def format_parse(text, *, n: bool = False):
+    """xbuf_format_parse (or xbuf_format_parse_n with n=True) of `text`
+    (str or bytes).  Returns (rc, Format or None, XbufError)."""
+    lib = load()
+    data = _as_bytes(text)
+    err = XbufError()
+    lib.xbuf_error_clear(ctypes.byref(err))
+    out = c_void_p(0xDEAD)  # must come back NULL on failure
+    if n:
+        rc = lib.xbuf_format_parse_n(data, len(data), ctypes.byref(out), ctypes.byref(err))
+    else:
+        rc = lib.xbuf_format_parse(data, ctypes.byref(out), ctypes.byref(err))
+    if rc != XBUF_OK:
+        return rc, out.value, err
+    return rc, Format(out.value, data), err
+
+
+def parse_format(text) -> Format:
+    """The parsed format, or FormatError."""
+    rc, fmt, err = format_parse(text)
+    if rc != XBUF_OK:
+        raise FormatError(_as_bytes(text), rc, err.position, err.text())
+    return fmt
+
+
+def format_size(text) -> tuple[int, int, int]:
+    """xbuf_format_size: (rc, itemsize, alignment)."""
+    size = c_ptrdiff_t(-1)
+    align = c_ptrdiff_t(-1)
+    rc = load().xbuf_format_size(_as_bytes(text), ctypes.byref(size), ctypes.byref(align), None)
+    return rc, size.value, align.value
+
+
+def _type_ptr(t):
+    if isinstance(t, Format):
+        return t.root
+    if isinstance(t, XbufType):
+        return ctypes.pointer(t)
+    return t
+
+
+def type_print(t) -> str:
+    """The canonical text of a type (Format, XbufType or POINTER(XbufType)).
+    Asks for the length first, then prints into a buffer of exactly that
+    size plus the NUL.  Raises FormatError when the printer refuses."""
+    lib = load()
+    p = _type_ptr(t)
+    err = XbufError()
+    length = c_size_t(0)
+    rc = lib.xbuf_type_print(p, None, 0, ctypes.byref(length), ctypes.byref(err))
+    if rc not in (XBUF_OK, XBUF_ERANGE):
+        raise FormatError(b"<print>", rc, err.position, err.text())
+    buf = ctypes.create_string_buffer(length.value + 1)
+    again = c_size_t(0)
+    rc = lib.xbuf_type_print(p, buf, len(buf), ctypes.byref(again), ctypes.byref(err))
+    if rc != XBUF_OK:
+        raise FormatError(b"<print>", rc, err.position, err.text())
+    assert again.value == length.value == len(buf.value), (again.value, length.value, buf.value)
+    return buf.value.decode("utf-8", "surrogateescape")
+
+
+def type_equal(a, b) -> bool:
+    return bool(load().xbuf_type_equal(_type_ptr(a), _type_ptr(b)))
+
+
+def type_layout_compatible(a, b) -> bool:
+    return bool(load().xbuf_type_layout_compatible(_type_ptr(a), _type_ptr(b)))
+
+
+def type_field(t, path):
+    """xbuf_type_field: (rc, XbufField or None, offset, XbufError)."""
+    lib = load()
+    err = XbufError()
+    lib.xbuf_error_clear(ctypes.byref(err))
+    field = POINTER(XbufField)()
+    offset = c_ptrdiff_t(-1)
+    rc = lib.xbuf_type_field(_type_ptr(t), _as_bytes(path), ctypes.byref(field),
+                             ctypes.byref(offset), ctypes.byref(err))
+    if rc != XBUF_OK:
+        return rc, None, None, err
+    return rc, field.contents, offset.value, err
+
+
+class WalkedLeaf:
+    """A copy of one xbuf_leaf (the path is only valid during the callback)."""
+
+    __slots__ = ("path", "offset", "depth", "kind", "code", "byteorder", "itemsize", "count",
+                 "bit_offset")
+
+    def __init__(self, leaf: XbufLeaf):
+        t = leaf.type.contents
+        self.path = leaf.path.decode("utf-8", "surrogateescape")
+        self.offset = leaf.offset
+        self.depth = leaf.depth
+        self.kind = t.kind
+        self.code = t.code
+        self.byteorder = t.byteorder
+        self.itemsize = t.itemsize
+        self.count = t.count
+        self.bit_offset = t.bit_offset
+
+    def __repr__(self):
+        return (f"WalkedLeaf({self.path!r}@{self.offset} {KIND_NAMES.get(self.kind)} "
+                f"{self.code!r}{self.byteorder!r} size={self.itemsize} count={self.count})")
+
+
+def type_walk(t, stop_after: int | None = None):
+    """xbuf_type_walk: (rc, [WalkedLeaf, ...]).  With stop_after=k the
+    visitor returns 7 after the k-th leaf (so rc should then be 7)."""
+    lib = load()
+    leaves: list[WalkedLeaf] = []
+
+    def visit(leaf_p, _context):
+        leaves.append(WalkedLeaf(leaf_p.contents))
+        return 7 if stop_after is not None and len(leaves) >= stop_after else 0
+
+    callback = XBUF_LEAF_VISITOR(visit)
+    err = XbufError()
+    rc = lib.xbuf_type_walk(_type_ptr(t), callback, None, ctypes.byref(err))
+    return rc, leaves
+
+
+def type_fields(t) -> list[XbufField]:
+    """The fields of a STRUCT or FUNCTION node, as a list."""
+    t = _type_ptr(t).contents
+    return [t.fields[i] for i in range(t.nfields)]
+
+
+def type_shape(t) -> tuple[int, ...]:
+    t = _type_ptr(t).contents
+    return tuple(t.shape[i] for i in range(t.ndim))
+
+
+def type_tree(t):
+    """A plain-Python description of a type tree, for messages and for
+    comparisons: nested tuples / dicts of the public fields."""
+    p = _type_ptr(t)
+    if not p:
+        return None
+    n = p.contents
+    d = {"kind": KIND_NAMES.get(n.kind, n.kind), "code": n.code, "order": n.byteorder,
+         "itemsize": n.itemsize, "alignment": n.alignment}
+    if n.count != 1:
+        d["count"] = n.count
+    if n.kind == XBUF_KIND_BITS:
+        d["bit_offset"] = n.bit_offset
+    if n.kind in (XBUF_KIND_STRUCT, XBUF_KIND_FUNCTION):
+        d["braces"] = n.braces
+        d["fields"] = [(f.name and f.name.decode("utf-8", "surrogateescape"), f.offset,
+                        f.aligned, type_tree(f.type)) for f in type_fields(p)]
+    if n.kind == XBUF_KIND_ARRAY:
+        d["shape"] = type_shape(p)
+        d["base"] = type_tree(n.base)
+    if n.kind in (XBUF_KIND_POINTER, XBUF_KIND_FUNCTION) and n.target:
+        d["target"] = type_tree(n.target)
+    return d
 
 
 # ---- CPython's own buffer functions, through ctypes.pythonapi -----------
