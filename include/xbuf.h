@@ -9,6 +9,8 @@
  *                    accounting, layout utilities
  *   xbuf/format.h    layer 2: the PEP 3118 format language -- parser,
  *                    layout, printer, comparison, leaf walker, scalar codec
+ *   xbuf/copy.h      layer 3: copying, converting and comparing the items
+ *                    of views (strided, indirect, overlapping)
  */
 #ifndef XBUF_H
 #define XBUF_H
@@ -16,5 +18,6 @@
 #include "xbuf/base.h"
 #include "xbuf/protocol.h"
 #include "xbuf/format.h"
+#include "xbuf/copy.h"
 
 #endif /* XBUF_H */

@@ -1,0 +1,153 @@
+/*
+ * bench_copy.c -- the copy engine against memcpy, on 4096 x 4096 arrays.
+ *
+ * For item sizes 1, 4 and 8: each case is timed beside a memcpy of the
+ * same number of output bytes, in the same run, and printed as a ratio
+ * (1.0 = memcpy speed; higher is better).  Targets from the copy issue:
+ * contiguous 0.9, transpose 0.35, every other column 0.5, PIL rows 0.8,
+ * '>d' -> '<d' byte swap 0.5.  A benchmark, not a test: it never fails on
+ * timing.  XBUF_BENCH_N sets the edge (default 4096).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <xbuf.h>
+
+enum { REPEATS = 5 };
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+typedef struct array2d {
+    xbuf_view view;
+    ptrdiff_t shape[2], strides[2], suboffsets[2];
+} array2d;
+
+/* A 2-d view of rows x cols items over `memory`, with the given strides. */
+static void make_view(array2d *a, void *memory, ptrdiff_t rows, ptrdiff_t cols,
+                      ptrdiff_t itemsize, ptrdiff_t row_stride, ptrdiff_t col_stride,
+                      const char *format)
+{
+    memset(a, 0, sizeof *a);
+    a->shape[0] = rows;
+    a->shape[1] = cols;
+    a->strides[0] = row_stride;
+    a->strides[1] = col_stride;
+    a->view.buf = memory;
+    a->view.len = rows * cols * itemsize;
+    a->view.itemsize = itemsize;
+    a->view.ndim = 2;
+    a->view.format = format;
+    a->view.shape = a->shape;
+    a->view.strides = a->strides;
+}
+
+typedef int (*copy_fn)(const xbuf_view *dst, const xbuf_view *src, xbuf_error *err);
+
+static int convert(const xbuf_view *dst, const xbuf_view *src, xbuf_error *err)
+{
+    return xbuf_copy_convert(dst, src, XBUF_OVERFLOW_ERROR, err);
+}
+
+static double best_of(copy_fn fn, const xbuf_view *dst, const xbuf_view *src)
+{
+    double best = 1e300;
+    xbuf_error err;
+    for (int r = 0; r < REPEATS; r++) {
+        double start = now_ns();
+        if (fn(dst, src, &err) < 0) {
+            fprintf(stderr, "bench_copy: %s\n", err.message);
+            return -1;
+        }
+        double t = now_ns() - start;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+static double memcpy_ns(void *dst, const void *src, size_t bytes)
+{
+    double best = 1e300;
+    for (int r = 0; r < REPEATS; r++) {
+        double start = now_ns();
+        memcpy(dst, src, bytes);
+        __asm__ volatile("" : : "r"(dst) : "memory");
+        double t = now_ns() - start;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+static void report(const char *what, ptrdiff_t itemsize, double ns, double base, double target)
+{
+    double ratio = base / ns;
+    printf("  %-34s itemsize %td  %9.2f ms  memcpy %8.2f ms  ratio %5.2f  target %.2f %s\n",
+           what, itemsize, ns / 1e6, base / 1e6, ratio, target, ratio >= target ? "ok" : "MISSED");
+}
+
+static void bench_itemsize(ptrdiff_t n, ptrdiff_t itemsize, char *a, char *b, char **rows)
+{
+    size_t bytes = (size_t)(n * n * itemsize);
+    double base = memcpy_ns(b, a, bytes);
+    array2d src, dst;
+
+    make_view(&src, a, n, n, itemsize, n * itemsize, itemsize, NULL);
+    make_view(&dst, b, n, n, itemsize, n * itemsize, itemsize, NULL);
+    report("contiguous -> contiguous", itemsize, best_of(xbuf_copy, &dst.view, &src.view), base,
+           0.9);
+
+    make_view(&src, a, n, n, itemsize, itemsize, n * itemsize, NULL); /* Fortran order */
+    report("transpose (F source -> C)", itemsize, best_of(xbuf_copy, &dst.view, &src.view), base,
+           0.35);
+
+    make_view(&src, a, n, n / 2, itemsize, n * itemsize, 2 * itemsize, NULL);
+    make_view(&dst, b, n, n / 2, itemsize, n / 2 * itemsize, itemsize, NULL);
+    report("every other column -> contiguous", itemsize,
+           best_of(xbuf_copy, &dst.view, &src.view), memcpy_ns(b, a, bytes / 2), 0.5);
+
+    for (ptrdiff_t r = 0; r < n; r++)
+        rows[r] = a + r * n * itemsize;
+    make_view(&src, rows, n, n, itemsize, (ptrdiff_t)sizeof(char *), itemsize, NULL);
+    src.suboffsets[0] = 0;
+    src.suboffsets[1] = -1;
+    src.view.suboffsets = src.suboffsets;
+    make_view(&dst, b, n, n, itemsize, n * itemsize, itemsize, NULL);
+    report("PIL rows -> contiguous", itemsize, best_of(xbuf_copy, &dst.view, &src.view), base,
+           0.8);
+
+    if (itemsize == 8) {
+        make_view(&src, a, n, n, 8, n * 8, 8, ">d");
+        make_view(&dst, b, n, n, 8, n * 8, 8, "<d");
+        report("'>d' -> '<d' (byte swap)", 8, best_of(convert, &dst.view, &src.view), base, 0.5);
+    }
+}
+
+int main(void)
+{
+    const char *env = getenv("XBUF_BENCH_N");
+    ptrdiff_t n = env != NULL && atoi(env) > 1 ? atoi(env) : 4096;
+    size_t bytes = (size_t)(n * n * 8);
+    char *a = malloc(bytes), *b = malloc(bytes), **rows = malloc((size_t)n * sizeof *rows);
+    if (a == NULL || b == NULL || rows == NULL) {
+        fprintf(stderr, "bench_copy: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < bytes; i++)
+        a[i] = (char)(i * 131 + 7);
+    memset(b, 1, bytes); /* touch every page before timing */
+    printf("xbuf %s: copy engine on %td x %td arrays (best of %d; ratio = memcpy time / "
+           "xbuf time)\n", xbuf_version(), n, n, REPEATS);
+    for (ptrdiff_t itemsize = 1; itemsize <= 8; itemsize *= 2)
+        if (itemsize != 2)
+            bench_itemsize(n, itemsize, a, b, rows);
+    free(a);
+    free(b);
+    free(rows);
+    return 0;
+}

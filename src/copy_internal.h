@@ -1,0 +1,84 @@
+/*
+ * copy_internal.h -- the plan that layer 3's copy, convert and compare
+ * engines share, and the kernels they run.
+ *
+ * A plan describes a walk over two views of the same shape ("side" 0 and
+ * 1: destination and source, or the two operands of a comparison) after
+ * simplification: extent-1 dimensions dropped, dimensions whose strides are
+ * both negative flipped, loops ordered by stride, and dimensions that are
+ * contiguous with each other merged.  Dimensions with suboffsets are never
+ * reordered or merged: the pointer they load must be followed in order.
+ */
+#ifndef XBUF_COPY_INTERNAL_H
+#define XBUF_COPY_INTERNAL_H
+
+#include "internal.h"
+
+typedef struct xbuf_dim {
+    ptrdiff_t extent;
+    ptrdiff_t stride[2];
+    ptrdiff_t suboffset[2]; /* < 0: no indirection in this dimension */
+} xbuf_dim;
+
+typedef struct xbuf_plan {
+    int ndim;
+    bool empty;    /* some extent is 0: nothing to visit */
+    bool indirect; /* some dimension has a suboffset >= 0 */
+    ptrdiff_t itemsize[2];
+    char *base[2];
+    xbuf_dim dims[XBUF_MAX_NDIM];
+} xbuf_plan;
+
+/*
+ * Build a plan over two well-formed views.  XBUF_EINVAL (with a message
+ * naming the first difference) when their shapes differ or a view is
+ * malformed.  `sort` allows reordering loops (a comparison that stops at
+ * the first difference does not care; a copy does).
+ */
+XBUF_HIDDEN int xbuf_plan_build(xbuf_plan *plan, const xbuf_view *a, const xbuf_view *b,
+                                bool sort, xbuf_error *err);
+
+/* What runs on the innermost `kernel_ndim` (0, 1 or 2) dimensions of a
+ * plan, with both sides' pointers to their first item.  Non-zero stops the
+ * walk and is returned by xbuf_plan_run. */
+typedef int (*xbuf_block_fn)(const xbuf_plan *plan, int first_dim, char *p0, char *p1,
+                             void *context);
+
+/* How many trailing dimensions have no suboffsets on either side (at most
+ * `most`): the dimensions a block function may loop over itself. */
+XBUF_HIDDEN int xbuf_plan_direct_tail(const xbuf_plan *plan, int most);
+
+/* Walk the outer plan->ndim - kernel_ndim dimensions (following
+ * suboffsets) and call `block` for each block of the inner ones. */
+XBUF_HIDDEN int xbuf_plan_run(const xbuf_plan *plan, int kernel_ndim, xbuf_block_fn block,
+                              void *context);
+
+/* ---- shared by copy.c, convert.c and compare.c ------------------------ */
+
+/* Whether writing `a` may change what `b` holds (conservative for two
+ * indirect views). */
+XBUF_HIDDEN bool xbuf_views_overlap(const xbuf_view *a, const xbuf_view *b);
+
+/* *packed: a writable, C-contiguous view of `memory` with like's shape,
+ * itemsize and format; `implied` holds the extent of a shapeless view. */
+XBUF_HIDDEN void xbuf_packed_like(xbuf_view *packed, const xbuf_view *like, void *memory,
+                                  ptrdiff_t *implied);
+
+/* ---- kernels (copy_kernels.c) ---------------------------------------- */
+
+/* n items of `itemsize` bytes from s (stepping ss) to d (stepping ds). */
+XBUF_HIDDEN void xbuf_copy_strided(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
+                                   ptrdiff_t n, ptrdiff_t itemsize);
+
+/* D[r][c] = S[c][r] for r < rows, c < cols: S's rows are `ss` bytes apart
+ * and contiguous along r; D's rows are `ds` bytes apart and contiguous along
+ * c -- a transpose, copied in cache-sized tiles. */
+XBUF_HIDDEN void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
+                                      ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t itemsize);
+
+/* As xbuf_copy_strided, reversing the bytes of each item (itemsize 2, 4, 8
+ * or any other, and 16-byte complex halves are the caller's business). */
+XBUF_HIDDEN void xbuf_copy_swapped(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
+                                   ptrdiff_t n, ptrdiff_t itemsize);
+
+#endif /* XBUF_COPY_INTERNAL_H */

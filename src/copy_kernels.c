@@ -1,0 +1,334 @@
+/*
+ * copy_kernels.c -- the loops that move items.
+ *
+ * Preconditions common to every kernel: the pointers address valid memory
+ * for every item the strides reach, source and destination do not overlap
+ * (overlapping copies go through a temporary first), and n, rows, cols are
+ * positive.  Items are moved with memcpy of a constant size, which the
+ * compiler turns into single loads and stores: no alignment is assumed and
+ * no type is punned.
+ *
+ * Transposes use SSE2 (part of every x86-64) register transposes of 8x8,
+ * 4x4 and 2x2 blocks of 1-, 4- and 8-byte items inside cache-sized tiles;
+ * other item sizes and other machines use the same tiles with scalar moves.
+ */
+#include <string.h>
+
+#include "copy_internal.h"
+
+#if defined(__SSE2__)
+#  include <emmintrin.h>
+#  define XBUF_HAVE_SSE2 1
+#endif
+
+/* ---- 1-d: strided runs ------------------------------------------------ */
+
+#define STRIDED_LOOP(bytes)                                  \
+    for (ptrdiff_t i = 0; i < n; i++, d += ds, s += ss)     \
+        memcpy(d, s, bytes)
+
+#if XBUF_HAVE_SSE2
+/* Every other byte: keep the low byte of each 16-bit pair and pack. */
+static ptrdiff_t gather_every_other_byte(char *d, const char *s, ptrdiff_t n)
+{
+    const __m128i low = _mm_set1_epi16(0x00ff);
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i a = _mm_and_si128(_mm_loadu_si128((const __m128i *)(s + 2 * i)), low);
+        __m128i b = _mm_and_si128(_mm_loadu_si128((const __m128i *)(s + 2 * i + 16)), low);
+        _mm_storeu_si128((__m128i *)(d + i), _mm_packus_epi16(a, b));
+    }
+    return i;
+}
+
+/* Every other 16-bit item: gather the even lanes of two vectors. */
+static ptrdiff_t gather_every_other_short(char *d, const char *s, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(s + 4 * i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(s + 4 * i + 16));
+        /* Sign-extend the even lanes to 32 bits, then pack with signed
+         * saturation: exact, since every value fits. */
+        a = _mm_srai_epi32(_mm_slli_epi32(a, 16), 16);
+        b = _mm_srai_epi32(_mm_slli_epi32(b, 16), 16);
+        _mm_storeu_si128((__m128i *)(d + 2 * i), _mm_packs_epi32(a, b));
+    }
+    return i;
+}
+#endif
+
+/* Gathers of every other small item into a packed destination: the common
+ * "every other column" slice, where a scalar loop of 1-byte moves would
+ * run far below memory speed. */
+static ptrdiff_t gather_pairs(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t n,
+                              ptrdiff_t itemsize)
+{
+#if XBUF_HAVE_SSE2
+    if (ds == itemsize && ss == 2 * itemsize) {
+        if (itemsize == 1)
+            return gather_every_other_byte(d, s, n);
+        if (itemsize == 2)
+            return gather_every_other_short(d, s, n);
+    }
+#else
+    (void)d, (void)ds, (void)s, (void)ss, (void)n, (void)itemsize;
+#endif
+    return 0;
+}
+
+void xbuf_copy_strided(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t n,
+                       ptrdiff_t itemsize)
+{
+    if (ds == itemsize && ss == itemsize) {
+        memcpy(d, s, (size_t)(n * itemsize));
+        return;
+    }
+    ptrdiff_t done = gather_pairs(d, ds, s, ss, n, itemsize);
+    d += done * ds;
+    s += done * ss;
+    n -= done;
+    switch (itemsize) {
+    case 1: STRIDED_LOOP(1); break;
+    case 2: STRIDED_LOOP(2); break;
+    case 4: STRIDED_LOOP(4); break;
+    case 8: STRIDED_LOOP(8); break;
+    case 16: STRIDED_LOOP(16); break;
+    default: STRIDED_LOOP((size_t)itemsize); break;
+    }
+}
+
+/* ---- 1-d: byte-swapping runs ------------------------------------------ */
+
+static void swap_generic(char *d, const char *s, ptrdiff_t itemsize)
+{
+    for (ptrdiff_t i = 0; i < itemsize; i++)
+        d[i] = s[itemsize - 1 - i];
+}
+
+void xbuf_copy_swapped(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t n,
+                       ptrdiff_t itemsize)
+{
+    switch (itemsize) {
+    case 2:
+        for (ptrdiff_t i = 0; i < n; i++, d += ds, s += ss) {
+            uint16_t v;
+            memcpy(&v, s, 2);
+            v = __builtin_bswap16(v);
+            memcpy(d, &v, 2);
+        }
+        break;
+    case 4:
+        for (ptrdiff_t i = 0; i < n; i++, d += ds, s += ss) {
+            uint32_t v;
+            memcpy(&v, s, 4);
+            v = __builtin_bswap32(v);
+            memcpy(d, &v, 4);
+        }
+        break;
+    case 8:
+        for (ptrdiff_t i = 0; i < n; i++, d += ds, s += ss) {
+            uint64_t v;
+            memcpy(&v, s, 8);
+            v = __builtin_bswap64(v);
+            memcpy(d, &v, 8);
+        }
+        break;
+    default:
+        for (ptrdiff_t i = 0; i < n; i++, d += ds, s += ss)
+            swap_generic(d, s, itemsize);
+        break;
+    }
+}
+
+/* ---- 2-d: transposes --------------------------------------------------- */
+
+static void transpose_scalar(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
+                             ptrdiff_t cols, ptrdiff_t itemsize)
+{
+    for (ptrdiff_t r = 0; r < rows; r++)
+        xbuf_copy_strided(d + r * ds, itemsize, s + r * itemsize, ss, cols, itemsize);
+}
+
+#if XBUF_HAVE_SSE2
+
+/* One 16x16 block of bytes: four rounds of interleaving, each doubling the
+ * width of the units that are already in transposed order. */
+static void block_16x16_bytes(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss)
+{
+    __m128i r[16], a[16], b[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = _mm_loadu_si128((const __m128i *)(s + i * ss));
+    for (int k = 0; k < 8; k++) { /* rows 2k, 2k+1: columns 0-7, then 8-15 */
+        a[k] = _mm_unpacklo_epi8(r[2 * k], r[2 * k + 1]);
+        a[k + 8] = _mm_unpackhi_epi8(r[2 * k], r[2 * k + 1]);
+    }
+    for (int h = 0; h < 2; h++) /* rows 4k..4k+3, in column groups of 4 */
+        for (int k = 0; k < 4; k++) {
+            b[8 * h + k] = _mm_unpacklo_epi16(a[8 * h + 2 * k], a[8 * h + 2 * k + 1]);
+            b[8 * h + k + 4] = _mm_unpackhi_epi16(a[8 * h + 2 * k], a[8 * h + 2 * k + 1]);
+        }
+    /* b[4g + q]: rows 4q..4q+3 of columns 4g..4g+3 (g = 0..3) */
+    for (int g = 0; g < 4; g++) {
+        const __m128i *q = &b[4 * g];
+        __m128i top01 = _mm_unpacklo_epi32(q[0], q[1]), top23 = _mm_unpackhi_epi32(q[0], q[1]);
+        __m128i bot01 = _mm_unpacklo_epi32(q[2], q[3]), bot23 = _mm_unpackhi_epi32(q[2], q[3]);
+        _mm_storeu_si128((__m128i *)(d + (4 * g) * ds), _mm_unpacklo_epi64(top01, bot01));
+        _mm_storeu_si128((__m128i *)(d + (4 * g + 1) * ds), _mm_unpackhi_epi64(top01, bot01));
+        _mm_storeu_si128((__m128i *)(d + (4 * g + 2) * ds), _mm_unpacklo_epi64(top23, bot23));
+        _mm_storeu_si128((__m128i *)(d + (4 * g + 3) * ds), _mm_unpackhi_epi64(top23, bot23));
+    }
+}
+
+/* One 4x4 block of 4-byte items. */
+static void block_4x4_words(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss)
+{
+    __m128i r0 = _mm_loadu_si128((const __m128i *)s);
+    __m128i r1 = _mm_loadu_si128((const __m128i *)(s + ss));
+    __m128i r2 = _mm_loadu_si128((const __m128i *)(s + 2 * ss));
+    __m128i r3 = _mm_loadu_si128((const __m128i *)(s + 3 * ss));
+    __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
+    __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
+    _mm_storeu_si128((__m128i *)d, _mm_unpacklo_epi64(t0, t1));
+    _mm_storeu_si128((__m128i *)(d + ds), _mm_unpackhi_epi64(t0, t1));
+    _mm_storeu_si128((__m128i *)(d + 2 * ds), _mm_unpacklo_epi64(t2, t3));
+    _mm_storeu_si128((__m128i *)(d + 3 * ds), _mm_unpackhi_epi64(t2, t3));
+}
+
+/* One 2x2 block of 8-byte items. */
+static void block_2x2_quads(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss)
+{
+    __m128i r0 = _mm_loadu_si128((const __m128i *)s);
+    __m128i r1 = _mm_loadu_si128((const __m128i *)(s + ss));
+    _mm_storeu_si128((__m128i *)d, _mm_unpacklo_epi64(r0, r1));
+    _mm_storeu_si128((__m128i *)(d + ds), _mm_unpackhi_epi64(r0, r1));
+}
+
+/* A tile whose sides are multiples of the block edge, in register blocks;
+ * one loop per block kind so that the block is inlined. */
+#define TRANSPOSE_BLOCKS(block, edge)                                                      \
+    for (ptrdiff_t c = 0; c < cols; c += (edge))                                          \
+        for (ptrdiff_t r = 0; r < rows; r += (edge))                                      \
+            block(d + r * ds + c * itemsize, ds, s + c * ss + r * itemsize, ss)
+
+static void transpose_blocks(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
+                             ptrdiff_t cols, ptrdiff_t itemsize)
+{
+    if (itemsize == 1)
+        TRANSPOSE_BLOCKS(block_16x16_bytes, 16);
+    else if (itemsize == 4)
+        TRANSPOSE_BLOCKS(block_4x4_words, 4);
+    else
+        TRANSPOSE_BLOCKS(block_2x2_quads, 2);
+}
+#endif
+
+/* One tile: register blocks where they fit, scalar moves for the edges. */
+static void transpose_tile(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
+                           ptrdiff_t cols, ptrdiff_t itemsize)
+{
+#if XBUF_HAVE_SSE2
+    int edge = itemsize == 1 ? 16 : itemsize == 4 ? 4 : itemsize == 8 ? 2 : 0;
+    if (edge > 0) {
+        ptrdiff_t full_rows = rows / edge * edge, full_cols = cols / edge * edge;
+        transpose_blocks(d, ds, s, ss, full_rows, full_cols, itemsize);
+        if (full_cols < cols)
+            transpose_scalar(d + full_cols * itemsize, ds, s + full_cols * ss, ss, full_rows,
+                             cols - full_cols, itemsize);
+        if (full_rows < rows)
+            transpose_scalar(d + full_rows * ds, ds, s + full_rows * itemsize, ss,
+                             rows - full_rows, cols, itemsize);
+        return;
+    }
+#endif
+    transpose_scalar(d, ds, s, ss, rows, cols, itemsize);
+}
+
+/* Tiles are staged through two small packed buffers: TILE_BYTES per side.
+ * Rows of a large array are often a power of two apart, so the rows of a
+ * tile all map to the same few cache sets; touching them item by item (as
+ * a register-blocked transpose straight between the arrays does) evicts
+ * them before their lines are used up.  Copying whole row segments in,
+ * transposing between the two buffers (which cannot conflict: they are
+ * packed), and copying whole row segments out touches each array line
+ * once, in a burst. */
+enum { TILE_BYTES = 16384, STREAMING_BYTES = 8 << 20 };
+
+static ptrdiff_t tile_edge(ptrdiff_t itemsize)
+{
+    return itemsize <= 4 ? 64 : itemsize <= 16 ? 32 : itemsize <= 64 ? 16 : 0;
+}
+
+/* Row segments in and out; a constant length (a full tile's row) lets the
+ * compiler inline each memcpy as a few vector moves. */
+#define COPY_ROWS(dst, dpitch, src, spitch, count, bytes)          \
+    for (ptrdiff_t i_ = 0; i_ < (count); i_++)                     \
+        memcpy((dst) + i_ * (dpitch), (src) + i_ * (spitch), (bytes))
+
+static void copy_rows(char *d, ptrdiff_t dp, const char *s, ptrdiff_t sp, ptrdiff_t count,
+                      ptrdiff_t bytes)
+{
+    switch (bytes) {
+    case 64: COPY_ROWS(d, dp, s, sp, count, 64); break;
+    case 128: COPY_ROWS(d, dp, s, sp, count, 128); break;
+    case 256: COPY_ROWS(d, dp, s, sp, count, 256); break;
+    default: COPY_ROWS(d, dp, s, sp, count, (size_t)bytes); break;
+    }
+}
+
+#if XBUF_HAVE_SSE2
+/* Whole row segments written with streaming stores: a large transpose's
+ * output is not read again soon, and skipping the read-for-ownership of
+ * every destination line saves a third of the memory traffic. */
+static bool stream_rows(char *d, ptrdiff_t dp, const char *s, ptrdiff_t sp, ptrdiff_t count,
+                        ptrdiff_t bytes)
+{
+    if (bytes % 16 != 0 || ((uintptr_t)d | (uintptr_t)dp) % 16 != 0)
+        return false;
+    for (ptrdiff_t i = 0; i < count; i++)
+        for (ptrdiff_t k = 0; k < bytes; k += 16)
+            _mm_stream_si128((__m128i *)(d + i * dp + k),
+                             _mm_load_si128((const __m128i *)(s + i * sp + k)));
+    return true;
+}
+#endif
+
+static void transpose_staged(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
+                             ptrdiff_t cols, ptrdiff_t itemsize, ptrdiff_t edge, bool streaming)
+{
+    _Alignas(64) char in[TILE_BYTES], out[TILE_BYTES];
+    ptrdiff_t pitch = edge * itemsize;
+    copy_rows(in, pitch, s, ss, cols, rows * itemsize);
+    transpose_tile(out, pitch, in, pitch, rows, cols, itemsize);
+#if XBUF_HAVE_SSE2
+    if (streaming && stream_rows(d, ds, out, pitch, rows, cols * itemsize))
+        return;
+#else
+    (void)streaming;
+#endif
+    copy_rows(d, ds, out, pitch, rows, cols * itemsize);
+}
+
+void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
+                          ptrdiff_t cols, ptrdiff_t itemsize)
+{
+    ptrdiff_t edge = tile_edge(itemsize);
+    if (edge == 0) {
+        transpose_scalar(d, ds, s, ss, rows, cols, itemsize);
+        return;
+    }
+    /* Streaming pays off once the output is well beyond the caches. */
+    bool streaming = rows * cols * itemsize >= STREAMING_BYTES;
+    for (ptrdiff_t r = 0; r < rows; r += edge) {
+        ptrdiff_t tr = rows - r < edge ? rows - r : edge;
+        for (ptrdiff_t c = 0; c < cols; c += edge) {
+            ptrdiff_t tc = cols - c < edge ? cols - c : edge;
+            transpose_staged(d + r * ds + c * itemsize, ds, s + c * ss + r * itemsize, ss, tr,
+                             tc, itemsize, edge, streaming);
+        }
+    }
+#if XBUF_HAVE_SSE2
+    if (streaming)
+        _mm_sfence(); /* streaming stores are weakly ordered */
+#endif
+}
