@@ -319,10 +319,12 @@ void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, pt
     }
     /* Streaming pays off once the output is well beyond the caches. */
     bool streaming = rows * cols * itemsize >= STREAMING_BYTES;
-    for (ptrdiff_t r = 0; r < rows; r += edge) {
-        ptrdiff_t tr = rows - r < edge ? rows - r : edge;
-        for (ptrdiff_t c = 0; c < cols; c += edge) {
-            ptrdiff_t tc = cols - c < edge ? cols - c : edge;
+    /* Source rows outermost: each tile continues the source row segments
+     * the previous one read, which the hardware prefetcher follows. */
+    for (ptrdiff_t c = 0; c < cols; c += edge) {
+        ptrdiff_t tc = cols - c < edge ? cols - c : edge;
+        for (ptrdiff_t r = 0; r < rows; r += edge) {
+            ptrdiff_t tr = rows - r < edge ? rows - r : edge;
             transpose_staged(d + r * ds + c * itemsize, ds, s + c * ss + r * itemsize, ss, tr,
                              tc, itemsize, edge, streaming);
         }
