@@ -79,55 +79,60 @@ static span direct_span(const xbuf_view *v)
     return (span){(const char *)v->buf + lo, (const char *)v->buf + hi};
 }
 
-static bool has_indirection(const xbuf_view *v)
+static int indirect_dims(const xbuf_view *v)
 {
+    int n = 0;
     for (int i = 0; v->suboffsets != NULL && i < v->ndim; i++)
-        if (v->suboffsets[i] >= 0)
+        n += v->suboffsets[i] >= 0;
+    return n;
+}
+
+/* Does any memory an indirect view reads -- each pointer table and the
+ * rows at the end -- meet `other`?  From dimension `from` at address p:
+ * the region up to and including the next indirect dimension is read
+ * directly; each pointer loaded there leads to the next region. */
+static bool region_meets(const xbuf_view *v, int from, char *p, span other);
+
+static bool tables_meet(const xbuf_view *v, int dim, int last, char *p, span other)
+{
+    if (dim > last) {
+        char *next;
+        memcpy(&next, p, sizeof next);
+        return region_meets(v, last + 1, next + v->suboffsets[last], other);
+    }
+    for (ptrdiff_t i = 0; i < v->shape[dim]; i++)
+        if (tables_meet(v, dim + 1, last, p + i * v->strides[dim], other))
             return true;
     return false;
 }
 
-/* An indirect view against a direct span: does any of its rows meet it?
- * The rows are the blocks after the last indirect dimension. */
-typedef struct row_probe {
-    span other;
-    ptrdiff_t lo, hi; /* extent of one row, relative to its start */
-} row_probe;
-
-static int probe_row(const xbuf_plan *plan, int first, char *p0, char *p1, void *context)
+static bool region_meets(const xbuf_view *v, int from, char *p, span other)
 {
-    (void)plan, (void)first, (void)p1;
-    const row_probe *probe = context;
-    span row = {p0 + probe->lo, p0 + probe->hi};
-    return spans_meet(row, probe->other) ? 1 : 0;
-}
-
-static bool indirect_meets(const xbuf_view *v, span other)
-{
-    xbuf_plan plan;
-    if (xbuf_plan_build(&plan, v, v, false, NULL) < 0)
+    int last = from;
+    while (last < v->ndim && v->suboffsets[last] < 0)
+        last++;
+    bool table = last < v->ndim;
+    int end = table ? last + 1 : v->ndim;
+    ptrdiff_t lo, hi;
+    ptrdiff_t item = table ? (ptrdiff_t)sizeof(char *) : v->itemsize;
+    if (xbuf_extent(end - from, v->shape + from, v->strides + from, item, &lo, &hi, NULL) < 0)
         return true; /* cannot happen for a checked view; be safe */
-    int tail = xbuf_plan_direct_tail(&plan, plan.ndim);
-    row_probe probe = {other, 0, plan.itemsize[0]};
-    for (int i = plan.ndim - tail; i < plan.ndim; i++) {
-        ptrdiff_t span_bytes = plan.dims[i].stride[0] * (plan.dims[i].extent - 1);
-        if (span_bytes < 0)
-            probe.lo += span_bytes;
-        else
-            probe.hi += span_bytes;
-    }
-    return xbuf_plan_run(&plan, tail, probe_row, &probe) != 0;
+    if (spans_meet((span){p + lo, p + hi}, other))
+        return true;
+    return table && tables_meet(v, from, last, p, other);
 }
 
+/* Conservative for two indirect views, where rows against rows would cost
+ * more than the copy. */
 bool xbuf_views_overlap(const xbuf_view *dst, const xbuf_view *src)
 {
-    bool dst_indirect = has_indirection(dst), src_indirect = has_indirection(src);
+    bool dst_indirect = indirect_dims(dst) > 0, src_indirect = indirect_dims(src) > 0;
     if (dst_indirect && src_indirect)
-        return true; /* conservative: rows against rows would be quadratic */
+        return true;
     if (dst_indirect)
-        return indirect_meets(dst, direct_span(src));
+        return region_meets(dst, 0, dst->buf, direct_span(src));
     if (src_indirect)
-        return indirect_meets(src, direct_span(dst));
+        return region_meets(src, 0, src->buf, direct_span(dst));
     return spans_meet(direct_span(dst), direct_span(src));
 }
 
@@ -224,6 +229,7 @@ static int contiguous_like(xbuf_view *packed, ptrdiff_t *shape, ptrdiff_t *strid
 {
     RETURN_ERROR_IF(like == NULL || (memory == NULL && len > 0), err, XBUF_EINVAL,
                     "view or memory is NULL");
+    RETURN_IF_FAILED(xbuf_check_operand(like, err));
     RETURN_ERROR_IF(len != like->len, err, XBUF_EINVAL,
                     "contiguous buffer has %td bytes, the view %td", len, like->len);
     RETURN_IF_FAILED(resolve_order(like, order, &order, err));

@@ -33,7 +33,9 @@ static ptrdiff_t gather_every_other_byte(char *d, const char *s, ptrdiff_t n)
 {
     const __m128i low = _mm_set1_epi16(0x00ff);
     ptrdiff_t i = 0;
-    for (; i + 16 <= n; i += 16) {
+    /* '<' rather than '<=': the last load's second byte of a pair would lie
+     * past the last item. */
+    for (; i + 16 < n; i += 16) {
         __m128i a = _mm_and_si128(_mm_loadu_si128((const __m128i *)(s + 2 * i)), low);
         __m128i b = _mm_and_si128(_mm_loadu_si128((const __m128i *)(s + 2 * i + 16)), low);
         _mm_storeu_si128((__m128i *)(d + i), _mm_packus_epi16(a, b));
@@ -45,7 +47,7 @@ static ptrdiff_t gather_every_other_byte(char *d, const char *s, ptrdiff_t n)
 static ptrdiff_t gather_every_other_short(char *d, const char *s, ptrdiff_t n)
 {
     ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (; i + 8 < n; i += 8) { /* '<': as for bytes */
         __m128i a = _mm_loadu_si128((const __m128i *)(s + 4 * i));
         __m128i b = _mm_loadu_si128((const __m128i *)(s + 4 * i + 16));
         /* Sign-extend the even lanes to 32 bits, then pack with signed

@@ -39,7 +39,7 @@ static int flags_carried(const xbuf_view *v)
 }
 
 /* A malformed operand is the caller's mistake here, not an exporter's. */
-static int check_operand(const xbuf_view *v, xbuf_error *err)
+int xbuf_check_operand(const xbuf_view *v, xbuf_error *err)
 {
     if (xbuf_view_check(v, flags_carried(v), err) == XBUF_OK)
         return XBUF_OK;
@@ -142,8 +142,8 @@ int xbuf_plan_build(xbuf_plan *plan, const xbuf_view *a, const xbuf_view *b, boo
                     xbuf_error *err)
 {
     RETURN_ERROR_IF(a == NULL || b == NULL, err, XBUF_EINVAL, "view is NULL");
-    RETURN_IF_FAILED(check_operand(a, err));
-    RETURN_IF_FAILED(check_operand(b, err));
+    RETURN_IF_FAILED(xbuf_check_operand(a, err));
+    RETURN_IF_FAILED(xbuf_check_operand(b, err));
     const xbuf_view *v[2] = {a, b};
     ptrdiff_t implied[2];
     const ptrdiff_t *shape[2] = {shape_of(a, &implied[0]), shape_of(b, &implied[1])};
