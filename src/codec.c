@@ -362,7 +362,7 @@ static void integer_store(const xbuf_type *type, unsigned char *dst, bool swap, 
 static int integer_read(const xbuf_type *type, const void *src, int_value *v,
                         xbuf_error *err)
 {
-    bool swap;
+    bool swap = false;
     RETURN_ERROR_IF(type == NULL || src == NULL, err, XBUF_EINVAL,
                     "NULL %s", type == NULL ? "type" : "source");
     RETURN_IF_FAILED(check_integer(type, &swap, err));
@@ -373,7 +373,7 @@ static int integer_read(const xbuf_type *type, const void *src, int_value *v,
 static int integer_write(const xbuf_type *type, void *dst, int_value v, bool wrap,
                          xbuf_error *err)
 {
-    bool swap;
+    bool swap = false;
     RETURN_ERROR_IF(type == NULL || dst == NULL, err, XBUF_EINVAL,
                     "NULL %s", type == NULL ? "type" : "destination");
     RETURN_IF_FAILED(check_integer(type, &swap, err));
@@ -385,7 +385,7 @@ static int integer_write(const xbuf_type *type, void *dst, int_value v, bool wra
 
 int xbuf_scalar_read_int(const xbuf_type *type, const void *src, int64_t *out, xbuf_error *err)
 {
-    int_value v;
+    int_value v = {0};
     RETURN_ERROR_IF(out == NULL, err, XBUF_EINVAL, "NULL output");
     RETURN_IF_FAILED(integer_read(type, src, &v, err));
     RETURN_ERROR_IF(!v.negative && v.bits > INT64_MAX, err, XBUF_ERANGE,
@@ -399,7 +399,7 @@ int xbuf_scalar_read_int(const xbuf_type *type, const void *src, int64_t *out, x
 int xbuf_scalar_read_uint(const xbuf_type *type, const void *src, uint64_t *out,
                           xbuf_error *err)
 {
-    int_value v;
+    int_value v = {0};
     RETURN_ERROR_IF(out == NULL, err, XBUF_EINVAL, "NULL output");
     RETURN_IF_FAILED(integer_read(type, src, &v, err));
     RETURN_ERROR_IF(v.negative, err, XBUF_ERANGE,
@@ -664,7 +664,7 @@ static int float_encode_checked(const xbuf_type *type, ptrdiff_t size, long doub
 int xbuf_scalar_read_float(const xbuf_type *type, const void *src, long double *out,
                            xbuf_error *err)
 {
-    bool swap;
+    bool swap = false;
     RETURN_ERROR_IF(type == NULL || src == NULL || out == NULL, err, XBUF_EINVAL,
                     "NULL %s", type == NULL ? "type" : src == NULL ? "source" : "output");
     RETURN_IF_FAILED(check_float(type, &swap, err));
@@ -675,7 +675,7 @@ int xbuf_scalar_read_float(const xbuf_type *type, const void *src, long double *
 int xbuf_scalar_write_float(const xbuf_type *type, void *dst, long double value, bool wrap,
                             xbuf_error *err)
 {
-    bool swap;
+    bool swap = false;
     unsigned char bytes[CODEC_FLOAT_MAX];
     RETURN_ERROR_IF(type == NULL || dst == NULL, err, XBUF_EINVAL,
                     "NULL %s", type == NULL ? "type" : "destination");
@@ -689,7 +689,7 @@ int xbuf_scalar_write_float(const xbuf_type *type, void *dst, long double value,
 int xbuf_scalar_read_complex(const xbuf_type *type, const void *src, long double *re,
                              long double *im, xbuf_error *err)
 {
-    bool swap;
+    bool swap = false;
     RETURN_ERROR_IF(type == NULL || src == NULL || re == NULL || im == NULL, err,
                     XBUF_EINVAL, "NULL %s",
                     type == NULL ? "type" : src == NULL ? "source" : "output");
@@ -703,7 +703,7 @@ int xbuf_scalar_read_complex(const xbuf_type *type, const void *src, long double
 int xbuf_scalar_write_complex(const xbuf_type *type, void *dst, long double re, long double im,
                               bool wrap, xbuf_error *err)
 {
-    bool swap;
+    bool swap = false;
     unsigned char bytes[2 * CODEC_FLOAT_MAX];
     RETURN_ERROR_IF(type == NULL || dst == NULL, err, XBUF_EINVAL,
                     "NULL %s", type == NULL ? "type" : "destination");
@@ -743,8 +743,8 @@ static int check_unit(const xbuf_type *type, ptrdiff_t index, ptrdiff_t *unit, b
 int xbuf_scalar_read_unit(const xbuf_type *type, const void *src, ptrdiff_t index,
                           uint32_t *out, xbuf_error *err)
 {
-    ptrdiff_t unit;
-    bool swap;
+    ptrdiff_t unit = 0;
+    bool swap = false;
     RETURN_ERROR_IF(type == NULL || src == NULL || out == NULL, err, XBUF_EINVAL,
                     "NULL %s", type == NULL ? "type" : src == NULL ? "source" : "output");
     RETURN_IF_FAILED(check_unit(type, index, &unit, &swap, err));
@@ -755,8 +755,8 @@ int xbuf_scalar_read_unit(const xbuf_type *type, const void *src, ptrdiff_t inde
 int xbuf_scalar_write_unit(const xbuf_type *type, void *dst, ptrdiff_t index, uint32_t unit,
                            xbuf_error *err)
 {
-    ptrdiff_t size;
-    bool swap;
+    ptrdiff_t size = 0;
+    bool swap = false;
     RETURN_ERROR_IF(type == NULL || dst == NULL, err, XBUF_EINVAL,
                     "NULL %s", type == NULL ? "type" : "destination");
     RETURN_IF_FAILED(check_unit(type, index, &size, &swap, err));
@@ -789,7 +789,7 @@ static int check_pointer(const xbuf_type *type, bool *swap, xbuf_error *err)
 int xbuf_scalar_read_pointer(const xbuf_type *type, const void *src, uintptr_t *out,
                              xbuf_error *err)
 {
-    bool swap;
+    bool swap = false;
     RETURN_ERROR_IF(type == NULL || src == NULL || out == NULL, err, XBUF_EINVAL,
                     "NULL %s", type == NULL ? "type" : src == NULL ? "source" : "output");
     RETURN_IF_FAILED(check_pointer(type, &swap, err));
@@ -800,7 +800,7 @@ int xbuf_scalar_read_pointer(const xbuf_type *type, const void *src, uintptr_t *
 int xbuf_scalar_write_pointer(const xbuf_type *type, void *dst, uintptr_t value,
                               xbuf_error *err)
 {
-    bool swap;
+    bool swap = false;
     RETURN_ERROR_IF(type == NULL || dst == NULL, err, XBUF_EINVAL,
                     "NULL %s", type == NULL ? "type" : "destination");
     RETURN_IF_FAILED(check_pointer(type, &swap, err));
