@@ -256,9 +256,24 @@ static void transpose_tile(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, p
  * once, in a burst. */
 enum { TILE_BYTES = 16384, STREAMING_BYTES = 8 << 20 };
 
-static ptrdiff_t tile_edge(ptrdiff_t itemsize)
+/* A tile is `along` items along the source rows (the destination's
+ * rows) by `across` source rows; `along` * itemsize is the length of the
+ * source row segments, which runs of whole lines keep streaming. */
+typedef struct tile_shape {
+    ptrdiff_t along, across;
+} tile_shape;
+
+static tile_shape tile_for(ptrdiff_t itemsize)
 {
-    return itemsize <= 4 ? 64 : itemsize <= 16 ? 32 : itemsize <= 64 ? 16 : 0;
+    if (itemsize == 1)
+        return (tile_shape){256, 64};
+    if (itemsize <= 4)
+        return (tile_shape){64, 64};
+    if (itemsize <= 16)
+        return (tile_shape){32, 32};
+    if (itemsize <= 64)
+        return (tile_shape){16, 16};
+    return (tile_shape){0, 0};
 }
 
 /* Row segments in and out; a constant length (a full tile's row) lets the
@@ -296,19 +311,19 @@ static bool stream_rows(char *d, ptrdiff_t dp, const char *s, ptrdiff_t sp, ptrd
 #endif
 
 static void transpose_staged(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
-                             ptrdiff_t cols, ptrdiff_t itemsize, ptrdiff_t edge, bool streaming)
+                             ptrdiff_t cols, ptrdiff_t itemsize, tile_shape tile, bool streaming)
 {
     _Alignas(64) char in[TILE_BYTES], out[TILE_BYTES];
-    ptrdiff_t pitch = edge * itemsize;
-    copy_rows(in, pitch, s, ss, cols, rows * itemsize);
-    transpose_tile(out, pitch, in, pitch, rows, cols, itemsize);
+    ptrdiff_t in_pitch = tile.along * itemsize, out_pitch = tile.across * itemsize;
+    copy_rows(in, in_pitch, s, ss, cols, rows * itemsize);
+    transpose_tile(out, out_pitch, in, in_pitch, rows, cols, itemsize);
 #if XBUF_HAVE_SSE2
-    if (streaming && stream_rows(d, ds, out, pitch, rows, cols * itemsize))
+    if (streaming && stream_rows(d, ds, out, out_pitch, rows, cols * itemsize))
         return;
 #else
     (void)streaming;
 #endif
-    copy_rows(d, ds, out, pitch, rows, cols * itemsize);
+    copy_rows(d, ds, out, out_pitch, rows, cols * itemsize);
 }
 
 /* Ask for the next tile's source row segments while this one is copied:
@@ -324,8 +339,8 @@ static void prefetch_rows(const char *s, ptrdiff_t ss, ptrdiff_t count, ptrdiff_
 void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
                           ptrdiff_t cols, ptrdiff_t itemsize)
 {
-    ptrdiff_t edge = tile_edge(itemsize);
-    if (edge == 0) {
+    tile_shape tile = tile_for(itemsize);
+    if (tile.along == 0) {
         transpose_scalar(d, ds, s, ss, rows, cols, itemsize);
         return;
     }
@@ -333,14 +348,14 @@ void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, pt
     bool streaming = rows * cols * itemsize >= STREAMING_BYTES;
     /* Source rows outermost: each tile continues the source row segments
      * the previous one read, which the hardware prefetcher follows. */
-    for (ptrdiff_t c = 0; c < cols; c += edge) {
-        ptrdiff_t tc = cols - c < edge ? cols - c : edge;
-        for (ptrdiff_t r = 0; r < rows; r += edge) {
-            ptrdiff_t tr = rows - r < edge ? rows - r : edge;
-            if (r + edge < rows)
-                prefetch_rows(s + c * ss + (r + edge) * itemsize, ss, tc, tr * itemsize);
+    for (ptrdiff_t c = 0; c < cols; c += tile.across) {
+        ptrdiff_t tc = cols - c < tile.across ? cols - c : tile.across;
+        for (ptrdiff_t r = 0; r < rows; r += tile.along) {
+            ptrdiff_t tr = rows - r < tile.along ? rows - r : tile.along;
+            if (r + tile.along < rows)
+                prefetch_rows(s + c * ss + (r + tile.along) * itemsize, ss, tc, tr * itemsize);
             transpose_staged(d + r * ds + c * itemsize, ds, s + c * ss + r * itemsize, ss, tr,
-                             tc, itemsize, edge, streaming);
+                             tc, itemsize, tile, streaming);
         }
     }
 #if XBUF_HAVE_SSE2
