@@ -6,7 +6,11 @@
 #   make demo     build and run the example exporters' demo
 #   make test     C tests, Python tests, exported-symbol check, install
 #                 check, then the whole C suite again under ASan + UBSan
-#   make bench    run the benchmark programs
+#   make bench    run the benchmark programs: protocol; format vs NumPy and
+#                 struct; copy engine vs memcpy; copy and compare vs NumPy
+#                 and memoryview
+#   make fuzz     libFuzzer + ASan + UBSan on each fuzz target for
+#                 FUZZ_SECONDS (default 60) each; installs clang if missing
 #   make tsan     ThreadSanitizer build of the threaded tests (not in CI)
 #   make clean    remove build directories; `make distclean` also .venv
 
@@ -20,7 +24,7 @@ TSAN      := build-tsan
 BOOTSTRAP := $(VENV)/.requirements-installed
 
 .PHONY: all build demo test test-c test-python test-install test-asan bench tsan \
-        setup clean distclean
+        setup clean distclean fuzz fuzz-build fuzz-setup
 
 all: build
 
@@ -65,6 +69,9 @@ test-asan: $(BOOTSTRAP) $(ASAN)/build.ninja
 
 bench: build
 	$(BUILD)/bench/bench-protocol
+	$(PYTHON) bench/bench_format.py $(BUILD)/bench/bench-format
+	$(BUILD)/bench/bench-copy
+	XBUF_LIB=$(CURDIR)/$(BUILD)/src/libxbuf.so $(PYTHON) bench/bench_copy.py
 
 $(TSAN)/build.ninja: | $(BOOTSTRAP)
 	$(MESON) setup $(TSAN) --buildtype=debug -Db_sanitize=thread -Db_lundef=false \
@@ -74,8 +81,35 @@ tsan: $(BOOTSTRAP) $(TSAN)/build.ninja
 	$(MESON) compile -C $(TSAN) thread_exports
 	setarch "$$(uname -m)" -R $(TSAN)/tests/c/thread_exports
 
+# ---- fuzzing ------------------------------------------------------------
+# clang compiles the library's sources straight into each target, all of
+# them instrumented.  New corpus entries go to $(FUZZ)/corpus/NAME (the
+# committed seeds in fuzz/corpus/NAME are only read), crashes to
+# $(FUZZ)/artifacts/.  A finding stops the run with libFuzzer's report.
+FUZZ         := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := format
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Wno-sign-conversion \
+                -D_POSIX_C_SOURCE=200809L -DXBUF_BUILDING -DXBUF_DEBUG -Iinclude -Isrc
+FUZZ_DEPS    := $(wildcard src/*.c src/*.h include/*.h include/xbuf/*.h)
+
+fuzz-setup:
+	@fuzz/bootstrap.sh
+
+$(FUZZ)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_DEPS) | fuzz-setup
+	@mkdir -p $(FUZZ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(wildcard src/*.c) -o $@
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ)/fuzz_%)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do fuzz/run.sh $$t $(FUZZ_SECONDS) $(FUZZ) || exit 1; done
+
 clean:
-	rm -rf $(BUILD) $(ASAN) $(TSAN)
+	rm -rf $(BUILD) $(ASAN) $(TSAN) $(FUZZ)
 
 distclean: clean
 	rm -rf $(VENV)

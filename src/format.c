@@ -352,14 +352,19 @@ static int place_bits(parser *p, body *b, ptrdiff_t width, const char *name)
     xbuf_type *t = new_type(p, XBUF_KIND_BITS, 't');
     if (t == NULL)
         return out_of_memory(p);
-    ptrdiff_t first_bit = b->bits_used, end_bit;
-    if (xbuf_add_overflow(first_bit, width, &end_bit) || end_bit > PTRDIFF_MAX - 7)
+    /* Every bit's position from the start of the struct must fit, so that
+     * offset * 8 + bit_offset is computable wherever the tree is used. */
+    ptrdiff_t first_bit = b->bits_used, end_bit, start_bit, last_bit, offset;
+    if (xbuf_add_overflow(first_bit, width, &end_bit) || end_bit > PTRDIFF_MAX - 7 ||
+        xbuf_mul_overflow(b->bits_start, 8, &start_bit) ||
+        xbuf_add_overflow(start_bit, end_bit + 7, &last_bit) ||
+        xbuf_add_overflow(b->bits_start, first_bit / 8, &offset))
         return fail(p, XBUF_EOVERFLOW, "bit field run does not fit in ptrdiff_t");
     t->count = width;
     t->bit_offset = (int)(first_bit % 8);
     t->itemsize = (t->bit_offset + width + 7) / 8;
     b->bits_used = end_bit;
-    return add_field(p, b, name, b->bits_start + first_bit / 8, t, false);
+    return add_field(p, b, name, offset, t, false);
 }
 
 /* Place one item of `type` at the body's offset (aligned when '@' was in

@@ -280,7 +280,10 @@ static int print_field(printer *p, const xbuf_field *f, ptrdiff_t *pos, ptrdiff_
     if (t == NULL)
         return unprintable(p, "field without a type");
     if (t->kind == XBUF_KIND_BITS) {
-        ptrdiff_t first_bit = f->offset * 8 + t->bit_offset;
+        ptrdiff_t first_bit;
+        if (xbuf_mul_overflow(f->offset, 8, &first_bit) ||
+            xbuf_add_overflow(first_bit, t->bit_offset, &first_bit))
+            return unprintable(p, "bit field beyond PTRDIFF_MAX bits");
         if (*bits_end < 0 || first_bit != *bits_end) {
             if (*bits_end >= 0) {
                 emit(p, "0x", 2); /* end the previous run */

@@ -108,6 +108,23 @@ static bool is_container(const xbuf_type *t)
     return t->kind == XBUF_KIND_STRUCT || t->kind == XBUF_KIND_ARRAY;
 }
 
+/* Whether an item of `t` has any leaf: arrays of leafless structs ("(1000,
+ * 1000)T{}") must be skipped whole, or walking them visits every element
+ * with nothing to report and nothing to stop it. */
+static bool has_leaves(const xbuf_type *t, int depth)
+{
+    if (t == NULL || depth > MAX_WALK_DEPTH)
+        return false;
+    if (t->kind == XBUF_KIND_ARRAY)
+        return element_count(t) > 0 && has_leaves(t->base, depth + 1);
+    if (t->kind != XBUF_KIND_STRUCT)
+        return true;
+    for (ptrdiff_t i = 0; i < t->nfields; i++)
+        if (has_leaves(t->fields[i].type, depth + 1))
+            return true;
+    return false;
+}
+
 static void push(cursor *c, const xbuf_type *t, ptrdiff_t base)
 {
     if (c->depth == MAX_WALK_DEPTH || (t->kind == XBUF_KIND_ARRAY && t->base == NULL)) {
@@ -148,7 +165,8 @@ static bool next_leaf(cursor *c, const xbuf_type **leaf, ptrdiff_t *offset)
             break;
         }
         if (is_container(child)) {
-            push(c, child, at);
+            if (has_leaves(child, 0))
+                push(c, child, at);
             continue;
         }
         *leaf = child;
@@ -163,7 +181,7 @@ static void start(cursor *c, const xbuf_type *t)
     c->depth = 0;
     c->broken = false;
     c->lone = is_container(t) ? NULL : t;
-    if (is_container(t))
+    if (is_container(t) && has_leaves(t, 0))
         push(c, t, 0);
 }
 
@@ -326,7 +344,7 @@ static int walk_node(walk *w, const xbuf_type *t, ptrdiff_t offset, int depth, i
         return walk_struct(w, t, offset, depth, nesting);
     if (t->kind == XBUF_KIND_ARRAY) {
         RETURN_ERROR_IF(t->base == NULL, w->err, XBUF_EINVAL, "array without element type");
-        return walk_array(w, t, offset, depth, nesting);
+        return has_leaves(t, depth) ? walk_array(w, t, offset, depth, nesting) : XBUF_OK;
     }
     xbuf_leaf leaf = {t, offset, w->path, nesting > 0 ? nesting - 1 : 0};
     return w->visit(&leaf, w->context);
