@@ -38,14 +38,18 @@ struct arena_chunk {
     alignas(max_align_t) unsigned char data[];
 };
 
-enum { ARENA_CHUNK = 2048 };
+/* The first chunk fits a short format's few nodes; later ones double, so a
+ * long format needs few allocations and a short one touches little memory. */
+enum { ARENA_FIRST_CHUNK = 256, ARENA_MAX_CHUNK = 16384 };
 
 void *xbuf_arena_alloc(arena *a, size_t size)
 {
     size = (size + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
     arena_chunk *chunk = a->chunks;
     if (chunk == NULL || chunk->size - chunk->used < size) {
-        size_t data = size > ARENA_CHUNK ? size : ARENA_CHUNK;
+        size_t grow = chunk == NULL ? ARENA_FIRST_CHUNK : 2 * chunk->size;
+        grow = grow > ARENA_MAX_CHUNK ? ARENA_MAX_CHUNK : grow;
+        size_t data = size > grow ? size : grow;
         if (data > SIZE_MAX - sizeof *chunk)
             return NULL;
         chunk = xbuf_malloc(sizeof *chunk + data);
