@@ -163,12 +163,9 @@ static int convert_block(const xbuf_plan *plan, int first, char *d, char *s, voi
 static int convert_values(const xbuf_view *dst, const xbuf_view *src, const xbuf_type *to,
                           const xbuf_type *from, bool wrap, xbuf_error *err)
 {
-    void *temporary = xbuf_malloc((size_t)dst->len);
-    RETURN_ERROR_IF(temporary == NULL, err, XBUF_ENOMEM,
-                    "cannot allocate %td bytes for a conversion", dst->len);
     ptrdiff_t implied;
     xbuf_view packed;
-    xbuf_packed_like(&packed, dst, temporary, &implied);
+    RETURN_IF_FAILED(xbuf_temporary_like(&packed, dst, &implied, "a conversion", err));
     xbuf_plan plan;
     converter c = {to, from, wrap, XBUF_OK, err};
     int rc = xbuf_plan_build(&plan, &packed, src, true, err);
@@ -178,7 +175,7 @@ static int convert_values(const xbuf_view *dst, const xbuf_view *src, const xbuf
     }
     if (rc == XBUF_OK)
         rc = xbuf_copy(dst, &packed, err);
-    xbuf_free(temporary, (size_t)dst->len);
+    xbuf_temporary_free(&packed);
     return rc;
 }
 
@@ -199,18 +196,17 @@ static int swap_values(const xbuf_view *dst, const xbuf_view *src, const xbuf_ty
         run_swap(&plan, t);
         return XBUF_OK;
     }
-    void *temporary = xbuf_malloc((size_t)src->len);
-    RETURN_ERROR_IF(temporary == NULL, err, XBUF_ENOMEM,
-                    "cannot allocate %td bytes for an overlapping conversion", src->len);
+    /* Same shape and itemsize as src, so src's items fit it packed. */
     ptrdiff_t implied;
     xbuf_view packed;
-    xbuf_packed_like(&packed, dst, temporary, &implied);
-    int rc = xbuf_copy_to_contiguous(temporary, src->len, src, 'C', err);
+    RETURN_IF_FAILED(
+        xbuf_temporary_like(&packed, dst, &implied, "an overlapping conversion", err));
+    int rc = xbuf_copy_to_contiguous(packed.buf, src->len, src, 'C', err);
     if (rc == XBUF_OK)
         rc = xbuf_plan_build(&plan, dst, &packed, true, err);
     if (rc == XBUF_OK)
         run_swap(&plan, t);
-    xbuf_free(temporary, (size_t)src->len);
+    xbuf_temporary_free(&packed);
     return rc;
 }
 

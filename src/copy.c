@@ -173,15 +173,27 @@ void xbuf_packed_like(xbuf_view *packed, const xbuf_view *like, void *memory,
     }
 }
 
+int xbuf_temporary_like(xbuf_view *packed, const xbuf_view *like, ptrdiff_t *implied,
+                        const char *purpose, xbuf_error *err)
+{
+    void *memory = xbuf_malloc((size_t)like->len);
+    RETURN_ERROR_IF(memory == NULL, err, XBUF_ENOMEM, "cannot allocate %td bytes for %s",
+                    like->len, purpose);
+    xbuf_packed_like(packed, like, memory, implied);
+    return XBUF_OK;
+}
+
+void xbuf_temporary_free(xbuf_view *packed)
+{
+    xbuf_free(packed->buf, (size_t)packed->len);
+}
+
 /* Copy through a temporary, for sources that overlap the destination. */
 static int copy_via_temporary(const xbuf_view *dst, const xbuf_view *src, xbuf_error *err)
 {
-    void *temporary = xbuf_malloc((size_t)src->len);
-    RETURN_ERROR_IF(temporary == NULL, err, XBUF_ENOMEM,
-                    "cannot allocate %td bytes for an overlapping copy", src->len);
     ptrdiff_t implied;
     xbuf_view packed;
-    xbuf_packed_like(&packed, src, temporary, &implied);
+    RETURN_IF_FAILED(xbuf_temporary_like(&packed, src, &implied, "an overlapping copy", err));
     xbuf_plan in, out;
     int rc = xbuf_plan_build(&in, &packed, src, true, err);
     if (rc == XBUF_OK)
@@ -190,7 +202,7 @@ static int copy_via_temporary(const xbuf_view *dst, const xbuf_view *src, xbuf_e
         run_copy(&in);
         run_copy(&out);
     }
-    xbuf_free(temporary, (size_t)src->len);
+    xbuf_temporary_free(&packed);
     return rc;
 }
 

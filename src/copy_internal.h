@@ -67,6 +67,12 @@ XBUF_HIDDEN bool xbuf_views_overlap(const xbuf_view *a, const xbuf_view *b);
 XBUF_HIDDEN void xbuf_packed_like(xbuf_view *packed, const xbuf_view *like, void *memory,
                                   ptrdiff_t *implied);
 
+/* A packed temporary shaped like `like` (like->len bytes from the xbuf
+ * allocator; XBUF_ENOMEM naming `purpose` when it fails), and its release. */
+XBUF_HIDDEN int xbuf_temporary_like(xbuf_view *packed, const xbuf_view *like, ptrdiff_t *implied,
+                                    const char *purpose, xbuf_error *err);
+XBUF_HIDDEN void xbuf_temporary_free(xbuf_view *packed);
+
 /* ---- kernels (copy_kernels.c) ---------------------------------------- */
 
 /* n items of `itemsize` bytes from s (stepping ss) to d (stepping ds). */
