@@ -96,8 +96,13 @@ static int show_samples(void)
     samples *buf;
     xbuf_error err;
     const int16_t tone[8] = {0, 5793, 8192, 5793, 0, -5793, -8192, -5793};
-    if (samples_create(&buf, &err) < 0 || samples_append(buf, tone, 8, &err) < 0) {
+    if (samples_create(&buf, &err) < 0) {
         fprintf(stderr, "samples: %s\n", err.message);
+        return 1;
+    }
+    if (samples_append(buf, tone, 8, &err) < 0) {
+        fprintf(stderr, "samples: %s\n", err.message);
+        samples_destroy(buf, NULL);
         return 1;
     }
     print_table(&buf->exporter, "Sample buffer, 8 samples of 16 bits:");

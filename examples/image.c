@@ -21,9 +21,13 @@ int image_create(ptrdiff_t bands, ptrdiff_t height, ptrdiff_t width, int readonl
     if (bands < 0 || height < 0 || width < 0)
         return xbuf_error_set(err, XBUF_EINVAL, "image extents must not be negative");
     ptrdiff_t rows, pixels;
+    /* Every product the layout uses must fit: rows, pixels, and the row
+     * table's strides (height pointers per band). */
     if (__builtin_mul_overflow(bands, height, &rows) ||
         __builtin_mul_overflow(rows, width, &pixels) ||
-        __builtin_mul_overflow(rows, (ptrdiff_t)sizeof(unsigned char *), &(ptrdiff_t){0}))
+        __builtin_mul_overflow(rows, (ptrdiff_t)sizeof(unsigned char *), &(ptrdiff_t){0}) ||
+        __builtin_mul_overflow(height, (ptrdiff_t)sizeof(unsigned char *), &(ptrdiff_t){0}) ||
+        __builtin_mul_overflow(height, width, &(ptrdiff_t){0}))
         return xbuf_error_set(err, XBUF_EOVERFLOW, "image of %td x %td x %td is too large",
                               bands, height, width);
     image *img = xbuf_malloc(sizeof *img);

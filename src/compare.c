@@ -66,22 +66,6 @@
 
 /* ---- the operands ------------------------------------------------------- */
 
-static int flags_carried(const xbuf_view *v)
-{
-    return (v->shape ? XBUF_ND : 0) | (v->strides ? XBUF_STRIDES : 0) |
-           (v->suboffsets ? XBUF_INDIRECT : 0);
-}
-
-/* A malformed operand is the caller's mistake here, not an exporter's. */
-static int check_operand(const xbuf_view *v, xbuf_error *err)
-{
-    if (xbuf_view_check(v, flags_carried(v), err) == XBUF_OK)
-        return XBUF_OK;
-    if (err != NULL)
-        err->code = XBUF_EINVAL;
-    return XBUF_EINVAL;
-}
-
 /* A checked view's extent in `dim`; a shapeless view is 1-d. */
 static ptrdiff_t extent_of(const xbuf_view *v, int dim)
 {
@@ -1086,8 +1070,8 @@ int xbuf_equal(const xbuf_view *a, const xbuf_view *b, bool *equal, xbuf_error *
     RETURN_ERROR_IF(a == NULL || b == NULL || equal == NULL, err, XBUF_EINVAL, "NULL %s",
                     equal == NULL ? "result pointer" : "view");
     *equal = false;
-    RETURN_IF_FAILED(check_operand(a, err));
-    RETURN_IF_FAILED(check_operand(b, err));
+    RETURN_IF_FAILED(xbuf_check_operand(a, err));
+    RETURN_IF_FAILED(xbuf_check_operand(b, err));
     side s[2] = {{.view = a, .name = "first", .err = err},
                  {.view = b, .name = "second", .err = err}};
     int rc = describe_sides(s);

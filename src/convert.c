@@ -35,33 +35,45 @@ static int parse_leaf(const xbuf_view *v, const char *side, xbuf_format **out, x
 
 /* ---- byte order only ----------------------------------------------------- */
 
+/* The same values in the same bytes: alignment (which "d" has and "<d"
+ * has not) does not matter to a copy. */
+static bool same_values(const xbuf_type *a, const xbuf_type *b)
+{
+    return a->kind == b->kind && a->code == b->code && a->itemsize == b->itemsize &&
+           a->byteorder == b->byteorder;
+}
+
 static bool differ_only_in_order(const xbuf_type *a, const xbuf_type *b)
 {
     return a->kind == b->kind && a->code == b->code && a->itemsize == b->itemsize &&
            a->byteorder != b->byteorder;
 }
 
-static int swap_block(const xbuf_plan *plan, int first, char *d, char *s, void *context)
+/* n items, each reversed as a whole or, for complex, half by half. */
+static void swap_run(const xbuf_type *t, char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
+                     ptrdiff_t n)
 {
-    const xbuf_type *t = context;
-    const xbuf_dim *dim = &plan->dims[first];
     if (t->kind == XBUF_KIND_COMPLEX) {
         ptrdiff_t half = t->itemsize / 2;
-        xbuf_copy_swapped(d, dim->stride[0], s, dim->stride[1], dim->extent, half);
-        xbuf_copy_swapped(d + half, dim->stride[0], s + half, dim->stride[1], dim->extent, half);
+        xbuf_copy_swapped(d, ds, s, ss, n, half);
+        xbuf_copy_swapped(d + half, ds, s + half, ss, n, half);
     } else {
-        xbuf_copy_swapped(d, dim->stride[0], s, dim->stride[1], dim->extent, t->itemsize);
+        xbuf_copy_swapped(d, ds, s, ss, n, t->itemsize);
     }
+}
+
+static int swap_block(const xbuf_plan *plan, int first, char *d, char *s, void *context)
+{
+    const xbuf_dim *dim = &plan->dims[first];
+    swap_run(context, d, dim->stride[0], s, dim->stride[1], dim->extent);
     return 0;
 }
 
 static int swap_item(const xbuf_plan *plan, int first, char *d, char *s, void *context)
 {
-    (void)first;
-    xbuf_plan one = *plan;
-    one.ndim = 1;
-    one.dims[0] = (xbuf_dim){1, {0, 0}, {-1, -1}};
-    return swap_block(&one, 0, d, s, context);
+    (void)plan, (void)first;
+    swap_run(context, d, 0, s, 0, 1);
+    return 0;
 }
 
 /* ---- value by value ------------------------------------------------------- */
@@ -225,7 +237,7 @@ int xbuf_copy_convert(const xbuf_view *dst, const xbuf_view *src, xbuf_overflow 
         rc = parse_leaf(src, "source", &from, err);
     if (rc == XBUF_OK && !plan.empty) {
         const xbuf_type *t = xbuf_format_type(to), *f = xbuf_format_type(from);
-        if (xbuf_type_equal(t, f))
+        if (same_values(t, f))
             rc = xbuf_copy(dst, src, err);
         else if (differ_only_in_order(t, f))
             rc = swap_values(dst, src, t, err);

@@ -8,7 +8,7 @@
  * compiler turns into single loads and stores: no alignment is assumed and
  * no type is punned.
  *
- * Transposes use SSE2 (part of every x86-64) register transposes of 8x8,
+ * Transposes use SSE2 (part of every x86-64) register transposes of 16x16,
  * 4x4 and 2x2 blocks of 1-, 4- and 8-byte items inside cache-sized tiles;
  * other item sizes and other machines use the same tiles with scalar moves.
  */

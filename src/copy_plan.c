@@ -128,8 +128,10 @@ static void merge_dims(xbuf_plan *plan)
         xbuf_dim *outer = &plan->dims[i], *inner = &plan->dims[i + 1];
         bool direct = outer->suboffset[0] < 0 && outer->suboffset[1] < 0 &&
                       inner->suboffset[0] < 0 && inner->suboffset[1] < 0;
-        if (!direct || outer->stride[0] != inner->stride[0] * inner->extent ||
-            outer->stride[1] != inner->stride[1] * inner->extent)
+        ptrdiff_t step0, step1;
+        if (!direct || xbuf_mul_overflow(inner->stride[0], inner->extent, &step0) ||
+            xbuf_mul_overflow(inner->stride[1], inner->extent, &step1) ||
+            outer->stride[0] != step0 || outer->stride[1] != step1)
             continue;
         inner->extent *= outer->extent;
         memmove(outer, inner, (size_t)(kept - i - 1) * sizeof *outer);
@@ -155,6 +157,8 @@ int xbuf_plan_build(xbuf_plan *plan, const xbuf_view *a, const xbuf_view *b, boo
         plan->base[k] = v[k]->buf;
     }
     fill_dims(plan, v, shape);
+    if (plan->empty)
+        return XBUF_OK; /* nothing to visit; the strides of an empty view are unchecked */
     if (!plan->indirect && sort) {
         flip_negative(plan);
         sort_dims(plan);

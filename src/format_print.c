@@ -153,6 +153,8 @@ static void set_mode(printer *p, char mode)
 static int print_struct(printer *p, const xbuf_type *t, bool aligned)
 {
     ptrdiff_t end;
+    if (t->alignment < 1 || (t->nfields > 0 && t->fields == NULL))
+        return unprintable(p, "struct without fields or with alignment below 1");
     emit(p, "T{", 2);
     RETURN_IF_FAILED(print_members(p, t, &end));
     if (t->alignment > 1 && aligned && p->mode != '@') {
@@ -222,8 +224,10 @@ static int print_body(printer *p, const xbuf_type *t, bool aligned)
     }
 }
 
-static void print_shape(printer *p, const xbuf_type *t)
+static int print_shape(printer *p, const xbuf_type *t)
 {
+    if (t->ndim < 1 || t->shape == NULL)
+        return unprintable(p, "array without a shape");
     emit_char(p, '(');
     for (int i = 0; i < t->ndim; i++) {
         if (i > 0)
@@ -231,6 +235,7 @@ static void print_shape(printer *p, const xbuf_type *t)
         emit_number(p, t->shape[i]);
     }
     emit_char(p, ')');
+    return XBUF_OK;
 }
 
 /* The node that decides the item's mode: the array's element, else itself. */
@@ -246,8 +251,8 @@ static const xbuf_type *element_of(const xbuf_type *t)
 static int print_spec(printer *p, const xbuf_type *t)
 {
     const xbuf_type *element = element_of(t);
-    if (element == NULL)
-        return unprintable(p, "array without an element type");
+    if (element == NULL || element->alignment < 1)
+        return unprintable(p, "array without an element type, or alignment below 1");
     if (element->kind != XBUF_KIND_STRUCT) {
         char mode;
         RETURN_IF_FAILED(choose_mode(p, element, &mode));
@@ -256,7 +261,7 @@ static int print_spec(printer *p, const xbuf_type *t)
         set_mode(p, '@');
     }
     if (t->kind == XBUF_KIND_ARRAY)
-        print_shape(p, t);
+        RETURN_IF_FAILED(print_shape(p, t));
     return print_body(p, element, element->itemsize % element->alignment == 0);
 }
 
@@ -306,8 +311,8 @@ static int print_field(printer *p, const xbuf_field *f, ptrdiff_t *pos, ptrdiff_
         *bits_end = -1;
     }
     const xbuf_type *element = element_of(t);
-    if (element == NULL)
-        return unprintable(p, "array without an element type");
+    if (element == NULL || element->alignment < 1 || t->alignment < 1)
+        return unprintable(p, "array without an element type, or alignment below 1");
     bool aligned = f->aligned;
     if (element->kind == XBUF_KIND_STRUCT) {
         if (p->mode == 0)
@@ -324,7 +329,7 @@ static int print_field(printer *p, const xbuf_field *f, ptrdiff_t *pos, ptrdiff_
         return unprintable(p, "fields overlap, go backwards or sit off their alignment");
     print_padding(p, gap);
     if (t->kind == XBUF_KIND_ARRAY)
-        print_shape(p, t);
+        RETURN_IF_FAILED(print_shape(p, t));
     RETURN_IF_FAILED(print_body(p, element, aligned));
     RETURN_IF_FAILED(print_name(p, f->name));
     *pos = f->offset + t->itemsize;
@@ -334,6 +339,8 @@ static int print_field(printer *p, const xbuf_field *f, ptrdiff_t *pos, ptrdiff_
 /* All members of a struct or function; *end is the parser's offset after them. */
 static int print_members(printer *p, const xbuf_type *t, ptrdiff_t *end)
 {
+    if (t->nfields > 0 && t->fields == NULL)
+        return unprintable(p, "members missing");
     ptrdiff_t pos = 0, bits_end = -1;
     for (ptrdiff_t i = 0; i < t->nfields; i++)
         RETURN_IF_FAILED(print_field(p, &t->fields[i], &pos, &bits_end));

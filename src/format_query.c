@@ -25,7 +25,7 @@ static bool equal_at(const xbuf_type *a, const xbuf_type *b, int depth);
 
 static bool fields_equal(const xbuf_type *a, const xbuf_type *b, int depth)
 {
-    if (a->nfields != b->nfields)
+    if (a->nfields != b->nfields || (a->nfields > 0 && (a->fields == NULL || b->fields == NULL)))
         return false;
     for (ptrdiff_t i = 0; i < a->nfields; i++) {
         const xbuf_field *fa = &a->fields[i], *fb = &b->fields[i];
@@ -39,7 +39,7 @@ static bool fields_equal(const xbuf_type *a, const xbuf_type *b, int depth)
 
 static bool shapes_equal(const xbuf_type *a, const xbuf_type *b)
 {
-    if (a->ndim != b->ndim)
+    if (a->ndim != b->ndim || (a->ndim > 0 && (a->shape == NULL || b->shape == NULL)))
         return false;
     for (int i = 0; i < a->ndim; i++)
         if (a->shape[i] != b->shape[i])
@@ -95,11 +95,16 @@ typedef struct cursor {
     bool broken;           /* the tree was deeper than the stack or malformed */
 } cursor;
 
+/* Elements of an array, or -1 for a hand-built one whose shape is
+ * negative, missing or overflowing (the parser's never are). */
 static ptrdiff_t element_count(const xbuf_type *array)
 {
     ptrdiff_t n = 1;
+    if (array->ndim > 0 && array->shape == NULL)
+        return -1;
     for (int i = 0; i < array->ndim; i++)
-        n *= array->shape[i]; /* the parser checked this product fits */
+        if (array->shape[i] < 0 || xbuf_mul_overflow(n, array->shape[i], &n))
+            return -1;
     return n;
 }
 
@@ -108,9 +113,10 @@ static bool is_container(const xbuf_type *t)
     return t->kind == XBUF_KIND_STRUCT || t->kind == XBUF_KIND_ARRAY;
 }
 
-/* Whether an item of `t` has any leaf: arrays of leafless structs ("(1000,
- * 1000)T{}") must be skipped whole, or walking them visits every element
- * with nothing to report and nothing to stop it. */
+/* Whether an item of `t` has any leaf holding bytes: arrays of leafless
+ * structs ("(1000,1000)T{}") or of empty leaves ("(10**12)0s") are skipped
+ * whole, or walking them visits every element with nothing to report and
+ * nothing to stop it. */
 static bool has_leaves(const xbuf_type *t, int depth)
 {
     if (t == NULL || depth > MAX_WALK_DEPTH)
@@ -118,7 +124,9 @@ static bool has_leaves(const xbuf_type *t, int depth)
     if (t->kind == XBUF_KIND_ARRAY)
         return element_count(t) > 0 && has_leaves(t->base, depth + 1);
     if (t->kind != XBUF_KIND_STRUCT)
-        return true;
+        return t->itemsize > 0; /* "(10**12)0s" holds no bytes: nothing to visit */
+    if (t->nfields > 0 && t->fields == NULL)
+        return false;
     for (ptrdiff_t i = 0; i < t->nfields; i++)
         if (has_leaves(t->fields[i].type, depth + 1))
             return true;
@@ -127,11 +135,13 @@ static bool has_leaves(const xbuf_type *t, int depth)
 
 static void push(cursor *c, const xbuf_type *t, ptrdiff_t base)
 {
-    if (c->depth == MAX_WALK_DEPTH || (t->kind == XBUF_KIND_ARRAY && t->base == NULL)) {
+    ptrdiff_t limit = t->kind == XBUF_KIND_STRUCT ? t->nfields : element_count(t);
+    if (c->depth == MAX_WALK_DEPTH || limit < 0 ||
+        (t->kind == XBUF_KIND_ARRAY && t->base == NULL) ||
+        (t->kind == XBUF_KIND_STRUCT && limit > 0 && t->fields == NULL)) {
         c->broken = true;
         return;
     }
-    ptrdiff_t limit = t->kind == XBUF_KIND_STRUCT ? t->nfields : element_count(t);
     c->stack[c->depth++] = (frame){t, base, 0, limit};
 }
 
@@ -340,10 +350,13 @@ static int walk_node(walk *w, const xbuf_type *t, ptrdiff_t offset, int depth, i
 {
     RETURN_ERROR_IF(t == NULL || depth > MAX_WALK_DEPTH, w->err, XBUF_EINVAL,
                     "malformed type tree (missing node or too deep)");
+    RETURN_ERROR_IF(t->kind == XBUF_KIND_STRUCT && t->nfields > 0 && t->fields == NULL, w->err,
+                    XBUF_EINVAL, "malformed type tree (struct without fields)");
     if (t->kind == XBUF_KIND_STRUCT)
         return walk_struct(w, t, offset, depth, nesting);
     if (t->kind == XBUF_KIND_ARRAY) {
-        RETURN_ERROR_IF(t->base == NULL, w->err, XBUF_EINVAL, "array without element type");
+        RETURN_ERROR_IF(t->base == NULL || element_count(t) < 0, w->err, XBUF_EINVAL,
+                        "malformed type tree (array without element type or shape)");
         return has_leaves(t, depth) ? walk_array(w, t, offset, depth, nesting) : XBUF_OK;
     }
     xbuf_leaf leaf = {t, offset, w->path, nesting > 0 ? nesting - 1 : 0};

@@ -12,9 +12,12 @@
  * extent-1 dimensions, orders loops so the innermost has the smallest
  * stride, copies contiguous runs with memcpy, picks kernels specialised for
  * item sizes 1, 2, 4, 8 and 16, and copies transposes in cache-sized tiles.
- * It never allocates or calls back per item; the only allocation is a
- * temporary buffer for overlapping copies (XBUF_ENOMEM when it fails,
- * before anything is written).
+ * It never allocates or calls back per item.  What it allocates, always
+ * before anything is written (XBUF_ENOMEM when that fails): a temporary of
+ * the source's size for overlapping operands; the parsed formats and a
+ * temporary of the destination's size for value conversions; the parsed
+ * formats (and their leaf lists) for comparisons; one item for xbuf_fill of
+ * items over 64 bytes.
  *
  * Views are read-only inputs here (const xbuf_view *): the functions never
  * release or modify the structs, only the memory a destination view
@@ -79,12 +82,15 @@ typedef enum xbuf_overflow {
  * (one value per item, e.g. "<i", ">d", "Zf"); NULL formats mean "B".
  * Integer -> float rounds to nearest; float -> integer requires an integral
  * value in range (else XBUF_ERANGE, or with WRAP, truncation toward zero
- * and wrapping); complex -> real requires a zero imaginary part.  With
+ * and wrapping into the destination's width -- but NaN, infinities and
+ * values beyond 64 bits are XBUF_ERANGE even with WRAP); complex -> real
+ * requires a zero imaginary part.  With
  * XBUF_OVERFLOW_ERROR every value is checked before the first is written.
  * Errors: those of xbuf_copy, XBUF_EFORMAT for an unparseable format,
  * XBUF_EUNSUPPORTED for formats that are not single numeric leaves,
- * XBUF_ERANGE.  Equal formats take the plain copy path; formats that
- * differ only in byte order take a byte-swapping kernel.
+ * XBUF_ERANGE.  Formats holding the same values in the same bytes ("d"
+ * and "<d" on a little-endian host) take the plain copy path, bit for bit;
+ * formats that differ only in byte order take a byte-swapping kernel.
  */
 XBUF_API int xbuf_copy_convert(const xbuf_view *dst, const xbuf_view *src,
                                xbuf_overflow on_overflow, xbuf_error *err);

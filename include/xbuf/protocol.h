@@ -280,7 +280,8 @@ XBUF_API int xbuf_strides_fill(int ndim, const ptrdiff_t *shape, ptrdiff_t items
 
 /* The address of the item at `indices` (ndim entries; NULL allowed for a
  * 0-d view), following suboffsets (the PyBuffer_GetPointer equivalent).
- * XBUF_EINVAL for NULL arguments or a view with ndim > 0 and no shape;
+ * XBUF_EINVAL for NULL arguments or a view with ndim > 1 and no shape (a
+ * shapeless 1-d view has len / itemsize items);
  * XBUF_ERANGE when indices[i] is outside 0..shape[i]-1 (negative indices
  * are not wrapped).  *out is written only on success.  It reads the
  * pointers stored in an indirect view's memory, nothing else. */

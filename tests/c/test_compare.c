@@ -1228,3 +1228,30 @@ Test(alloc_failure, sweep)
         sweep_compare(vec(&ta, d, "T{d:x:}", 8, 2), vec(&tb, d, "T{d:x:}", 8, 3), false, re);
     }
 }
+
+/* Review finding: arrays of empty items ("(10**12)0s") hold no bytes; the
+ * comparison and the layout check must not visit each of them. */
+Test(review, arrays_of_empty_items_are_skipped)
+{
+    unsigned char a = 7, b = 7;
+    xbuf_view va = {0}, vb = {0};
+    va.buf = &a;
+    va.itemsize = 1;
+    va.len = 1;
+    va.ndim = 0;
+    va.format = "(1000000000000)0sB";
+    vb = va;
+    vb.buf = &b;
+    bool equal = false;
+    cr_assert_eq(xbuf_equal(&va, &vb, &equal, NULL), XBUF_OK);
+    cr_assert(equal);
+    b = 8;
+    cr_assert_eq(xbuf_equal(&va, &vb, &equal, NULL), XBUF_OK);
+    cr_assert_not(equal);
+    xbuf_format *f, *g;
+    cr_assert_eq(xbuf_format_parse("(1000000000000)0s:a:B", &f, NULL), XBUF_OK);
+    cr_assert_eq(xbuf_format_parse("(1000000000000)0s:b:B", &g, NULL), XBUF_OK);
+    cr_assert(xbuf_type_layout_compatible(xbuf_format_type(f), xbuf_format_type(g)));
+    xbuf_format_release(f);
+    xbuf_format_release(g);
+}

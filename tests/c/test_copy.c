@@ -3010,3 +3010,50 @@ Test(alloc, fill_with_a_large_item)
     run_sweep(&c);
     sweep_fini(&c);
 }
+
+/* ==== review findings ===================================================== */
+
+/* An empty view's strides are never checked (it touches no memory), so the
+ * plan must not compute with them: a stride of PTRDIFF_MIN used to be
+ * negated, and huge strides multiplied, before anyone saw the view was
+ * empty. */
+Test(review, empty_views_with_extreme_strides)
+{
+    char memory[8] = {0};
+    ptrdiff_t shape[3] = {3, 3, 0}, wild[3] = {PTRDIFF_MAX, PTRDIFF_MAX / 2, 1};
+    ptrdiff_t shape2[2] = {3, 0}, negative[2] = {PTRDIFF_MIN, 1};
+    xbuf_view a = {0};
+    a.buf = memory;
+    a.itemsize = 1;
+    a.ndim = 3;
+    a.shape = shape;
+    a.strides = wild;
+    xbuf_error err;
+    cr_assert_eq(xbuf_copy(&a, &a, &err), XBUF_OK, "%s", err.message);
+    a.ndim = 2;
+    a.shape = shape2;
+    a.strides = negative;
+    cr_assert_eq(xbuf_copy(&a, &a, &err), XBUF_OK, "%s", err.message);
+}
+
+/* "d" and "<d" hold the same values in the same bytes on a little-endian
+ * host: the conversion is a plain copy, bit for bit (a signalling NaN
+ * stays signalling instead of going through long double). */
+Test(review, same_values_copy_bit_for_bit)
+{
+    uint64_t src[2] = {0x7FF0000000000001u, 0x3FF0000000000000u}, dst[2] = {0, 0};
+    ptrdiff_t shape[1] = {2};
+    xbuf_view a = {0}, b = {0};
+    a.buf = dst;
+    a.itemsize = 8;
+    a.len = 16;
+    a.ndim = 1;
+    a.shape = shape;
+    a.format = "d";
+    b = a;
+    b.buf = src;
+    b.format = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "<d" : ">d";
+    cr_assert_eq(xbuf_copy_convert(&a, &b, XBUF_OVERFLOW_ERROR, NULL), XBUF_OK);
+    cr_assert_eq(dst[0], src[0]);
+    cr_assert_eq(dst[1], src[1]);
+}
