@@ -467,10 +467,10 @@ static int enter(parser *p)
 /* Pointers of every kind have the native pointer size in every mode. */
 static void set_pointer_layout(const parser *p, xbuf_type *t)
 {
-    bool function = t->kind == XBUF_KIND_FUNCTION;
-    t->itemsize = (ptrdiff_t)(function ? sizeof(function_pointer) : sizeof(void *));
-    t->alignment =
-        p->mode.aligned ? (ptrdiff_t)(function ? alignof(function_pointer) : alignof(void *)) : 1;
+    ptrdiff_t size = 0, alignment = 1;
+    xbuf_code_size(t->code, false, true, &size, &alignment); /* '&' and 'X' are known */
+    t->itemsize = size;
+    t->alignment = p->mode.aligned ? alignment : 1;
     t->byteorder = p->mode.order;
     t->native_size = true;
 }
@@ -664,13 +664,6 @@ static int parse_name(parser *p, const char **name)
     return XBUF_OK;
 }
 
-/* Strings and padding: the count is a length in code units, not a repeat. */
-static bool counts_units(xbuf_kind kind)
-{
-    return kind == XBUF_KIND_BYTES || kind == XBUF_KIND_PASCAL || kind == XBUF_KIND_UCS2 ||
-           kind == XBUF_KIND_UCS4 || kind == XBUF_KIND_VOID;
-}
-
 static int apply_length(parser *p, xbuf_type *t, ptrdiff_t count)
 {
     t->count = count;
@@ -709,7 +702,7 @@ static int parse_spec(parser *p, spec *s)
     /* Size errors point at the item, not past it. */
     size_t end = p->pos;
     p->pos = shape_at;
-    if (counts_units(type->kind)) {
+    if (xbuf_counts_units(type->kind)) {
         RETURN_IF_FAILED(apply_length(p, type, count));
         counted = false;
     } else if (counted && count == 1) {

@@ -32,6 +32,13 @@ XBUF_HIDDEN bool xbuf_code_size(char code, bool complex, bool native_size, ptrdi
                                 ptrdiff_t *alignment);
 
 
+/* Strings and padding: a count is their length in code units, not a repeat. */
+static inline bool xbuf_counts_units(xbuf_kind kind)
+{
+    return kind == XBUF_KIND_BYTES || kind == XBUF_KIND_PASCAL || kind == XBUF_KIND_UCS2 ||
+           kind == XBUF_KIND_UCS4 || kind == XBUF_KIND_VOID;
+}
+
 /* Whether a leaf kind has a byte order (multi-byte numbers and code units). */
 static inline bool xbuf_kind_has_order(xbuf_kind kind)
 {

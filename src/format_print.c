@@ -69,33 +69,16 @@ static ptrdiff_t round_up(ptrdiff_t value, ptrdiff_t alignment)
     return rem == 0 ? value : value + (alignment - rem);
 }
 
-static bool is_pointer_kind(xbuf_kind kind)
-{
-    return kind == XBUF_KIND_POINTER || kind == XBUF_KIND_FUNCTION;
-}
-
-static bool counts_units(xbuf_kind kind)
-{
-    return kind == XBUF_KIND_BYTES || kind == XBUF_KIND_PASCAL || kind == XBUF_KIND_UCS2 ||
-           kind == XBUF_KIND_UCS4 || kind == XBUF_KIND_VOID;
-}
-
 /* The size, natural alignment and code-unit size the parser gives node `t`
  * under a mode (false when its code is unknown). */
 static bool node_layout(const xbuf_type *t, char mode, ptrdiff_t *size, ptrdiff_t *alignment,
                         ptrdiff_t *unit)
 {
-    if (is_pointer_kind(t->kind)) {
-        bool function = t->kind == XBUF_KIND_FUNCTION;
-        *size = *unit = (ptrdiff_t)(function ? sizeof(void (*)(void)) : sizeof(void *));
-        *alignment = (ptrdiff_t)(function ? _Alignof(void (*)(void)) : _Alignof(void *));
-        return true;
-    }
     bool complex = t->kind == XBUF_KIND_COMPLEX;
     if (!xbuf_code_size(t->code, complex, mode_native_size(mode), size, alignment))
         return false;
     *unit = complex ? *size / 2 : *size;
-    if (counts_units(t->kind))
+    if (xbuf_counts_units(t->kind))
         *size *= t->count;
     return true;
 }
