@@ -11,6 +11,8 @@
  *                    layout, printer, comparison, leaf walker, scalar codec
  *   xbuf/copy.h      layer 3: copying, converting and comparing the items
  *                    of views (strided, indirect, overlapping)
+ *   xbuf/mview.h     layer 4: the view object -- slicing, indexing, fields,
+ *                    casts, permutations, re-export and release
  */
 #ifndef XBUF_H
 #define XBUF_H
@@ -19,5 +21,6 @@
 #include "xbuf/protocol.h"
 #include "xbuf/format.h"
 #include "xbuf/copy.h"
+#include "xbuf/mview.h"
 
 #endif /* XBUF_H */
