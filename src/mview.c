@@ -167,7 +167,11 @@ xbuf_mview *xbuf_mview_retain(xbuf_mview *m)
 
 void xbuf_mview_unref(xbuf_mview *m)
 {
-    if (m == NULL || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    if (m == NULL)
+        return;
+    ptrdiff_t left = __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL);
+    XBUF_ASSERT(left >= 0); /* more unrefs than references: caller misuse */
+    if (left != 0)
         return;
     if (m->family != NULL)
         family_drop(m->family);
