@@ -12,15 +12,6 @@
 
 #include "copy_internal.h"
 
-/* The extents a view implies: its own, or 1-d of len / itemsize items. */
-static const ptrdiff_t *shape_of(const xbuf_view *v, ptrdiff_t *implied)
-{
-    if (v->shape != NULL || v->ndim == 0)
-        return v->shape;
-    *implied = v->len / v->itemsize;
-    return implied;
-}
-
 /* The view's stride in `dim`, or the C-contiguous one when it has none. */
 static ptrdiff_t stride_of(const xbuf_view *v, const ptrdiff_t *shape, int dim)
 {
@@ -148,7 +139,8 @@ int xbuf_plan_build(xbuf_plan *plan, const xbuf_view *a, const xbuf_view *b, boo
     RETURN_IF_FAILED(xbuf_check_operand(b, err));
     const xbuf_view *v[2] = {a, b};
     ptrdiff_t implied[2];
-    const ptrdiff_t *shape[2] = {shape_of(a, &implied[0]), shape_of(b, &implied[1])};
+    const ptrdiff_t *shape[2] = {xbuf_view_shape(a, &implied[0]),
+                                   xbuf_view_shape(b, &implied[1])};
     RETURN_IF_FAILED(check_shapes(a, shape[0], b, shape[1], err));
     plan->empty = false;
     plan->indirect = false;

@@ -64,6 +64,10 @@ static inline void xbuf_view_clear(xbuf_view *view)
 XBUF_HIDDEN int xbuf_check_shape(int ndim, const ptrdiff_t *shape, ptrdiff_t itemsize,
                                  xbuf_error *err);
 
+/* The shape a view implies: its own, or 1-d of len / itemsize items (then
+ * stored in *implied); NULL for a 0-d view. */
+XBUF_HIDDEN const ptrdiff_t *xbuf_view_shape(const xbuf_view *view, ptrdiff_t *implied);
+
 /* xbuf_view_is_contiguous for a view that already passed xbuf_view_check
  * (so its shape, strides and len are consistent); order is 'C', 'F' or 'A'. */
 XBUF_HIDDEN bool xbuf_checked_view_is_contiguous(const xbuf_view *view, char order);

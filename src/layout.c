@@ -97,8 +97,7 @@ bool xbuf_is_contiguous(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strid
     return steps_packed(ndim, shape, strides, itemsize, order);
 }
 
-/* The shape a view implies: its own, or 1-D of len / itemsize items. */
-static const ptrdiff_t *view_shape(const xbuf_view *view, ptrdiff_t *implied)
+const ptrdiff_t *xbuf_view_shape(const xbuf_view *view, ptrdiff_t *implied)
 {
     if (view->shape != NULL || view->ndim == 0)
         return view->shape;
@@ -190,7 +189,7 @@ int xbuf_view_extent(const xbuf_view *view, ptrdiff_t *lo, ptrdiff_t *hi, xbuf_e
     RETURN_ERROR_IF(view->ndim > 1 && view->shape == NULL, err, XBUF_EINVAL,
                     "a %d-d view needs a shape", view->ndim);
     ptrdiff_t implied;
-    const ptrdiff_t *shape = view_shape(view, &implied);
+    const ptrdiff_t *shape = xbuf_view_shape(view, &implied);
     int indirect = first_indirect_dim(view);
     if (indirect < 0)
         return xbuf_extent(view->ndim, shape, view->strides, view->itemsize, lo, hi, err);
@@ -247,7 +246,7 @@ int xbuf_view_pointer(const xbuf_view *view, const ptrdiff_t *indices, void **ou
     RETURN_ERROR_IF(view->suboffsets != NULL && view->strides == NULL, err, XBUF_EINVAL,
                     "suboffsets need strides");
     ptrdiff_t implied;
-    const ptrdiff_t *shape = view_shape(view, &implied);
+    const ptrdiff_t *shape = xbuf_view_shape(view, &implied);
     char *pointer = view->buf;
     for (int dim = 0; dim < view->ndim; dim++)
         RETURN_IF_FAILED(step_into(view, shape, dim, indices[dim], &pointer, err));
