@@ -17,8 +17,17 @@
 
 #include "internal.h"
 
+/* A pointer table the family made itself (see index_indirect); freed with
+ * the family, since every mview derived afterwards may point into it. */
+typedef struct table {
+    struct table *next;
+    size_t size; /* of this allocation */
+    char *rows[];
+} table;
+
 typedef struct family {
     ptrdiff_t refs; /* atomic: mviews holding the export */
+    table *tables;  /* atomic list head */
     xbuf_view view; /* the export */
 } family;
 
@@ -50,6 +59,11 @@ static void family_drop(family *f)
     if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
     xbuf_release(&f->view);
+    while (f->tables != NULL) {
+        table *next = f->tables->next;
+        xbuf_free(f->tables, f->tables->size);
+        f->tables = next;
+    }
     xbuf_free(f, sizeof *f);
 }
 
@@ -132,6 +146,7 @@ int xbuf_mview_from_view(xbuf_view *view, xbuf_mview **out, xbuf_error *err)
     family *fam = xbuf_malloc(sizeof *fam);
     RETURN_ERROR_IF(fam == NULL, err, XBUF_ENOMEM, "cannot allocate a view object");
     fam->refs = 0;
+    fam->tables = NULL;
     layout l;
     layout_of(&l, view);
     int rc = mview_new(fam, &l, out, err);
@@ -342,6 +357,76 @@ int xbuf_mview_slice(const xbuf_mview *m, const xbuf_slice *slices, int count,
     return mview_new(m->family, &l, out, err);
 }
 
+/* Keep a table alive as long as the family (lock-free: derivations may run
+ * on several threads at once). */
+static void family_adopt(family *f, table *t)
+{
+    table *head = __atomic_load_n(&f->tables, __ATOMIC_RELAXED);
+    do
+        t->next = head;
+    while (!__atomic_compare_exchange_n(&f->tables, &head, t, false, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
+}
+
+/* The pointer each combination of indices before `dim` reaches in `dim`
+ * at `index`, following every indirect dimension on the way. */
+static int gather_rows(const layout *l, int dim, ptrdiff_t index, char **rows, ptrdiff_t count,
+                       xbuf_error *err)
+{
+    ptrdiff_t at[XBUF_MAX_NDIM] = {0};
+    for (ptrdiff_t n = 0; n < count; n++) {
+        char *p = l->view.buf;
+        for (int j = 0; j < dim; j++) {
+            p += at[j] * l->strides[j];
+            if (l->suboffsets[j] >= 0) {
+                char *next;
+                memcpy(&next, p, sizeof next);
+                RETURN_ERROR_IF(next == NULL, err, XBUF_EEXPORTER,
+                                "indirect view holds a NULL pointer in dimension %d", j);
+                p = next + l->suboffsets[j];
+            }
+        }
+        memcpy(&rows[n], p + index * l->strides[dim], sizeof rows[n]);
+        RETURN_ERROR_IF(rows[n] == NULL, err, XBUF_EEXPORTER,
+                        "indirect view holds a NULL pointer in dimension %d", dim);
+        for (int j = dim - 1; j >= 0 && ++at[j] == l->shape[j]; j--)
+            at[j] = 0;
+    }
+    return XBUF_OK;
+}
+
+/*
+ * Index an indirect dimension that is not the first.  Its pointer table
+ * depends on the indices before it, so no strided layout of the existing
+ * memory describes what remains.  Instead the family gets a new table:
+ * one pointer per combination of the earlier indices -- the row each of
+ * them reaches -- laid out C-contiguously; the earlier dimensions step
+ * through it, and the last of them follows the pointer with the removed
+ * dimension's suboffset.
+ */
+static int index_indirect(family *f, layout *l, int dim, ptrdiff_t index, xbuf_error *err)
+{
+    ptrdiff_t count = 1;
+    for (int j = 0; j < dim; j++)
+        count *= l->shape[j]; /* at most the parent's items: an extent here is nonzero */
+    size_t size = sizeof(table) + (size_t)count * sizeof(char *);
+    table *t = xbuf_malloc(size);
+    RETURN_ERROR_IF(t == NULL, err, XBUF_ENOMEM, "cannot allocate a pointer table");
+    t->size = size;
+    int rc = gather_rows(l, dim, index, t->rows, count, err);
+    if (rc < 0) {
+        xbuf_free(t, size);
+        return rc;
+    }
+    family_adopt(f, t);
+    l->view.buf = t->rows;
+    xbuf_strides_fill(dim, l->shape, (ptrdiff_t)sizeof(char *), 'C', l->strides, NULL);
+    for (int j = 0; j < dim - 1; j++)
+        l->suboffsets[j] = -1;
+    l->suboffsets[dim - 1] = l->suboffsets[dim];
+    return XBUF_OK;
+}
+
 int xbuf_mview_index(const xbuf_mview *m, int dim, ptrdiff_t index, xbuf_mview **out,
                      xbuf_error *err)
 {
@@ -352,10 +437,9 @@ int xbuf_mview_index(const xbuf_mview *m, int dim, ptrdiff_t index, xbuf_mview *
     layout_of(&l, &m->view);
     ptrdiff_t i = 0;
     RETURN_IF_FAILED(wrap_index(index, l.shape[dim], dim, &i, err));
-    if (l.indirect && l.suboffsets[dim] >= 0) {
-        RETURN_ERROR_IF(dim != 0, err, XBUF_EUNSUPPORTED,
-                        "cannot index indirect dimension %d: its pointer table depends on "
-                        "the dimensions before it", dim);
+    if (l.indirect && l.suboffsets[dim] >= 0 && dim > 0) {
+        RETURN_IF_FAILED(index_indirect(m->family, &l, dim, i, err));
+    } else if (l.indirect && l.suboffsets[dim] >= 0) {
         /* The first dimension: follow its pointer now. */
         char *row;
         memcpy(&row, (char *)l.view.buf + i * l.strides[0], sizeof row);

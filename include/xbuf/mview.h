@@ -106,10 +106,13 @@ XBUF_API int xbuf_mview_slice(const xbuf_mview *m, const xbuf_slice *slices, int
                               xbuf_mview **out, xbuf_error *err);
 
 /* Select `index` of dimension `dim`, removing the dimension.  Negative
- * indices count from the end.  XBUF_ERANGE outside the extent; XBUF_EINVAL
- * for a dim outside 0..ndim-1; XBUF_EUNSUPPORTED for an indirect dimension
- * other than the first (its pointer table depends on the dimensions before
- * it, so no single view describes what remains). */
+ * indices count from the end.  Indexing an indirect dimension that is not
+ * the first builds a new pointer table (one pointer per combination of the
+ * earlier indices), owned by the family: its pointers are what that
+ * dimension's table held, so no single strided layout of the existing
+ * memory could describe the result.  XBUF_ERANGE outside the extent;
+ * XBUF_EINVAL for a dim outside 0..ndim-1; XBUF_EEXPORTER for a NULL
+ * pointer met on the way; XBUF_ENOMEM. */
 XBUF_API int xbuf_mview_index(const xbuf_mview *m, int dim, ptrdiff_t index, xbuf_mview **out,
                               xbuf_error *err);
 
