@@ -608,6 +608,8 @@ static int cast_last_dim(layout *l, ptrdiff_t itemsize, const ptrdiff_t *shape,
     RETURN_ERROR_IF(shape != NULL, err, XBUF_ETYPE,
                     "a view that is not contiguous can only be re-cut along its last "
                     "dimension: give no shape");
+    if (l->shape[last] <= 1)
+        l->strides[last] = l->view.itemsize; /* never stepped: packed by definition */
     RETURN_ERROR_IF(l->strides[last] != l->view.itemsize, err, XBUF_ETYPE,
                     "the view is not contiguous and its last dimension is not packed "
                     "(stride %td, itemsize %td)", l->strides[last], l->view.itemsize);
