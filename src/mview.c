@@ -671,6 +671,10 @@ static int check_request(const xbuf_mview *m, int flags, xbuf_error *err)
                     err, XBUF_EREQUEST, "the view is not contiguous");
     RETURN_ERROR_IF(!XBUF_WANTS(flags, XBUF_STRIDES) && !c, err, XBUF_EREQUEST,
                     "the view is not C-contiguous: ask for XBUF_STRIDES");
+    /* memoryview's rule: without ND a consumer sees unsigned bytes, which a
+     * format would contradict. */
+    RETURN_ERROR_IF((flags & XBUF_FORMAT) && !XBUF_WANTS(flags, XBUF_ND), err, XBUF_EREQUEST,
+                    "cannot serve a format without a shape: ask for XBUF_ND too");
     return XBUF_OK;
 }
 

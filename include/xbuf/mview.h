@@ -145,7 +145,8 @@ XBUF_API int xbuf_mview_field(const xbuf_mview *m, const char *path, xbuf_mview 
  *    (ndim extents; NULL shape: 1-d) with the same number of bytes; an
  *    F-contiguous view likewise becomes an F-contiguous one;
  *  - any other view without suboffsets whose last dimension is packed
- *    (stride == itemsize) keeps its other dimensions, and its last one is
+ *    (stride == itemsize, or at most one item) keeps its other dimensions,
+ *    and its last one is
  *    re-cut into items of the new size, which must divide the bytes of
  *    that dimension (shape must be NULL);
  * Every refusal (XBUF_ETYPE) names its reason: sizes that do not match,
@@ -162,7 +163,8 @@ XBUF_API int xbuf_mview_cast(const xbuf_mview *m, const char *format, int ndim,
  * memoryview's rules: no C/F/any-contiguous request the layout does not
  * satisfy, no request without STRIDES for a non-C-contiguous view, no
  * request without INDIRECT for a view with suboffsets, no WRITABLE request
- * for a read-only view (all XBUF_EREQUEST); a released mview refuses with
+ * for a read-only view, no FORMAT request without ND (all XBUF_EREQUEST);
+ * a released mview refuses with
  * XBUF_ERELEASED.  Each exported view holds a reference to the mview and
  * counts as an export of it.  Borrowed; never NULL for a non-NULL mview.
  */

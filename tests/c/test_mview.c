@@ -2468,6 +2468,9 @@ static int expected_export(const xbuf_view *v, int flags)
         return XBUF_EREQUEST;
     if (!XBUF_WANTS(flags, XBUF_INDIRECT) && has_indirection(v))
         return XBUF_EREQUEST;
+    /* "cannot cast to unsigned bytes if the format flag is present" */
+    if ((flags & XBUF_FORMAT) && !XBUF_WANTS(flags, XBUF_ND))
+        return XBUF_EREQUEST;
     return XBUF_OK;
 }
 

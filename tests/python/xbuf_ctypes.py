@@ -290,6 +290,79 @@ class XbufLeaf(Structure):
 XBUF_LEAF_VISITOR = CFUNCTYPE(c_int, POINTER(XbufLeaf), c_void_p)
 
 
+# ---- layer 4: the view object (include/xbuf/mview.h) --------------------
+
+XBUF_MAX_NDIM = 64
+
+# An omitted start or stop of an xbuf_slice (#define XBUF_SLICE_NONE PTRDIFF_MIN).
+XBUF_SLICE_NONE = PTRDIFF_MIN
+
+
+class XbufSlice(Structure):
+    """``xbuf_slice``: ptrdiff_t start, stop, step."""
+
+    _fields_ = [
+        ("start", c_ptrdiff_t),
+        ("stop", c_ptrdiff_t),
+        ("step", c_ptrdiff_t),
+    ]
+
+    @classmethod
+    def of(cls, s: slice) -> "XbufSlice":
+        """The xbuf_slice of a Python slice (None -> XBUF_SLICE_NONE; a None
+        step is 1)."""
+        return cls(XBUF_SLICE_NONE if s.start is None else s.start,
+                   XBUF_SLICE_NONE if s.stop is None else s.stop,
+                   1 if s.step is None else s.step)
+
+
+class XbufIter(Structure):
+    """``xbuf_iter``: const xbuf_view *view; ptrdiff_t index[XBUF_MAX_NDIM];
+    ptrdiff_t remaining."""
+
+    _fields_ = [
+        ("view", POINTER(XbufView)),
+        ("index", c_ptrdiff_t * XBUF_MAX_NDIM),
+        ("remaining", c_ptrdiff_t),
+    ]
+
+
+def view_layout(v: XbufView) -> dict:
+    """A plain-Python copy of a view's layout (for comparisons/messages)."""
+    n = v.ndim
+    return {
+        "buf": v.buf or 0,
+        "len": v.len,
+        "itemsize": v.itemsize,
+        "readonly": v.readonly,
+        "ndim": n,
+        "format": v.format,
+        "shape": tuple(read_array(v.shape, n) or ()),
+        "strides": tuple(read_array(v.strides, n) or ()),
+        "suboffsets": read_array(v.suboffsets, n),
+    }
+
+
+def mview_layout(m) -> dict | None:
+    """view_layout of xbuf_mview_view(m), or None when that is NULL."""
+    p = load().xbuf_mview_view(m)
+    return view_layout(p.contents) if p else None
+
+
+def mview_items(m) -> list[int]:
+    """Every item address of an mview, in C order, from xbuf_iter."""
+    lib = load()
+    it = XbufIter()
+    rc = lib.xbuf_iter_init(ctypes.byref(it), m, None)
+    if rc != XBUF_OK:
+        raise RuntimeError(f"xbuf_iter_init -> {rc}")
+    out = []
+    item = c_void_p()
+    while lib.xbuf_iter_next(ctypes.byref(it), ctypes.byref(item)):
+        out.append(item.value or 0)
+    return out
+
+
 # ---- loading the library ------------------------------------------------
 
 
@@ -346,6 +419,28 @@ _SIGNATURES = {
     "xbuf_type_layout_compatible": ([_T, _T], c_bool),
     "xbuf_type_field": ([_T, c_char_p, POINTER(POINTER(XbufField)), _P, _E], c_int),
     "xbuf_type_walk": ([_T, XBUF_LEAF_VISITOR, c_void_p, _E], c_int),
+    # consumer call of protocol.h; an xbuf_exporter * is c_void_p
+    "xbuf_get": ([c_void_p, _V, c_int, _E], c_int),
+    # layer 4 (mview.h); an xbuf_mview * is opaque: c_void_p
+    "xbuf_mview_from_exporter": ([c_void_p, c_int, POINTER(c_void_p), _E], c_int),
+    "xbuf_mview_from_view": ([_V, POINTER(c_void_p), _E], c_int),
+    "xbuf_mview_retain": ([c_void_p], c_void_p),
+    "xbuf_mview_unref": ([c_void_p], None),
+    "xbuf_mview_release": ([c_void_p, _E], c_int),
+    "xbuf_mview_is_released": ([c_void_p], c_bool),
+    "xbuf_mview_view": ([c_void_p], _V),
+    "xbuf_slice_resolve": ([POINTER(XbufSlice), c_ptrdiff_t, _P, _P, _P, _E], c_int),
+    "xbuf_mview_slice": ([c_void_p, POINTER(XbufSlice), c_int, POINTER(c_void_p), _E], c_int),
+    "xbuf_mview_index": ([c_void_p, c_int, c_ptrdiff_t, POINTER(c_void_p), _E], c_int),
+    "xbuf_mview_pointer": ([c_void_p, _P, POINTER(c_void_p), _E], c_int),
+    "xbuf_mview_permute": ([c_void_p, POINTER(c_int), POINTER(c_void_p), _E], c_int),
+    "xbuf_mview_transpose": ([c_void_p, POINTER(c_void_p), _E], c_int),
+    "xbuf_mview_field": ([c_void_p, c_char_p, POINTER(c_void_p), _E], c_int),
+    "xbuf_mview_cast": ([c_void_p, c_char_p, c_int, _P, POINTER(c_void_p), _E], c_int),
+    "xbuf_mview_exporter": ([c_void_p], c_void_p),
+    "xbuf_mview_exports": ([c_void_p], c_ptrdiff_t),
+    "xbuf_iter_init": ([POINTER(XbufIter), c_void_p, _E], c_int),
+    "xbuf_iter_next": ([POINTER(XbufIter), POINTER(c_void_p)], c_bool),
 }
 
 _lib = None
