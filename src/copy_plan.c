@@ -23,16 +23,10 @@ static ptrdiff_t stride_of(const xbuf_view *v, const ptrdiff_t *shape, int dim)
     return stride;
 }
 
-static int flags_carried(const xbuf_view *v)
-{
-    return (v->shape ? XBUF_ND : 0) | (v->strides ? XBUF_STRIDES : 0) |
-           (v->suboffsets ? XBUF_INDIRECT : 0);
-}
-
 /* A malformed operand is the caller's mistake here, not an exporter's. */
 int xbuf_check_operand(const xbuf_view *v, xbuf_error *err)
 {
-    if (xbuf_view_check(v, flags_carried(v), err) == XBUF_OK)
+    if (xbuf_view_check(v, xbuf_flags_carried(v), err) == XBUF_OK)
         return XBUF_OK;
     if (err != NULL)
         err->code = XBUF_EINVAL;

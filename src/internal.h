@@ -64,6 +64,10 @@ static inline void xbuf_view_clear(xbuf_view *view)
 XBUF_HIDDEN int xbuf_check_shape(int ndim, const ptrdiff_t *shape, ptrdiff_t itemsize,
                                  xbuf_error *err);
 
+/* The request a view answers by its own fields (what it carries was
+ * "asked"), for checking a view that no request produced. */
+XBUF_HIDDEN int xbuf_flags_carried(const xbuf_view *view);
+
 /* The shape a view implies: its own, or 1-d of len / itemsize items (then
  * stored in *implied); NULL for a 0-d view. */
 XBUF_HIDDEN const ptrdiff_t *xbuf_view_shape(const xbuf_view *view, ptrdiff_t *implied);

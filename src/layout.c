@@ -115,18 +115,17 @@ static bool has_indirection(const xbuf_view *view)
     return false;
 }
 
-/* The request a view answers by its own shape: what it carries was "asked". */
-static int flags_carried(const xbuf_view *view)
+int xbuf_flags_carried(const xbuf_view *view)
 {
     return (view->shape ? XBUF_ND : 0) | (view->strides ? XBUF_STRIDES : 0) |
-           (view->suboffsets ? XBUF_INDIRECT : 0);
+           (view->suboffsets ? XBUF_INDIRECT : 0) | (view->format ? XBUF_FORMAT : 0);
 }
 
 bool xbuf_view_is_contiguous(const xbuf_view *view, char order)
 {
     if (view == NULL || (order != 'C' && order != 'F' && order != 'A'))
         return false;
-    if (xbuf_view_check(view, flags_carried(view), NULL) < 0)
+    if (xbuf_view_check(view, xbuf_flags_carried(view), NULL) < 0)
         return false;
     return xbuf_checked_view_is_contiguous(view, order);
 }

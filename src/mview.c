@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "copy_internal.h"
 
 /* A pointer table the family made itself (see index_indirect); freed with
  * the family, since every mview derived afterwards may point into it. */
@@ -130,19 +130,12 @@ static void layout_of(layout *l, const xbuf_view *v)
     l->view.suboffsets = l->indirect ? l->suboffsets : NULL;
 }
 
-static int flags_carried(const xbuf_view *v)
-{
-    return (v->shape ? XBUF_ND : 0) | (v->strides ? XBUF_STRIDES : 0) |
-           (v->suboffsets ? XBUF_INDIRECT : 0) | (v->format ? XBUF_FORMAT : 0);
-}
-
 int xbuf_mview_from_view(xbuf_view *view, xbuf_mview **out, xbuf_error *err)
 {
     RETURN_ERROR_IF(out == NULL, err, XBUF_EINVAL, "out is NULL");
     *out = NULL;
     RETURN_ERROR_IF(view == NULL, err, XBUF_EINVAL, "view is NULL");
-    if (xbuf_view_check(view, flags_carried(view), err) < 0)
-        return err != NULL ? (err->code = XBUF_EINVAL) : XBUF_EINVAL;
+    RETURN_IF_FAILED(xbuf_check_operand(view, err));
     family *fam = xbuf_malloc(sizeof *fam);
     RETURN_ERROR_IF(fam == NULL, err, XBUF_ENOMEM, "cannot allocate a view object");
     fam->refs = 0;

@@ -38,6 +38,7 @@ from hypothesis import HealthCheck, assume, example, given, note, settings
 from hypothesis import strategies as st
 
 import xbuf_ctypes as X
+from numpy_layout import np_leaf_list
 
 try:  # NumPy 2
     from numpy._core._internal import _dtype_from_pep3118 as numpy_parse
@@ -474,25 +475,6 @@ def numpy_export(dt: np.dtype) -> str:
     m = memoryview(arr)
     assert m.itemsize == dt.itemsize
     return m.format
-
-
-def np_leaf_list(dt: np.dtype, path="", offset=0):
-    """[(path, offset, dtype)] of every leaf of one item, paths written as
-    xbuf_type_walk writes them ("b[1].x")."""
-    if dt.subdtype is not None:
-        base, shape = dt.subdtype
-        out = []
-        for k, index in enumerate(np.ndindex(*shape)):
-            out += np_leaf_list(base, path + "".join(f"[{i}]" for i in index),
-                                offset + k * base.itemsize)
-        return out
-    if dt.names is not None:
-        out = []
-        for name in dt.names:
-            sub, at = dt.fields[name][:2]
-            out += np_leaf_list(sub, f"{path}.{name}" if path else name, offset + at)
-        return out
-    return [(path, offset, dt)]
 
 
 def np_struct_paths(dt: np.dtype, path="", offset=0):

@@ -50,6 +50,7 @@ from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
 import xbuf_ctypes as X
+from numpy_layout import np_leaf_sizes
 
 try:  # NumPy 2
     from numpy._core._internal import _dtype_from_pep3118 as numpy_parse
@@ -499,7 +500,7 @@ def random_step(data, node):
         mirror = node.arr[name]
         fmt = X.mview_layout(out)["format"]
         rc, walked = X.type_walk(X.parse_format(fmt))
-        assert [(w.path, w.offset, w.itemsize) for w in walked] == np_leaf_list(mirror.dtype)
+        assert [(w.path, w.offset, w.itemsize) for w in walked] == np_leaf_sizes(mirror.dtype)
         return Node(out, mirror, fmt, f"{node.how} .{name}")
     event(f"op: {op}")
     if op == "slice":
@@ -858,25 +859,6 @@ def canonical(fmt) -> str:
     return X.type_print(X.parse_format(fmt))
 
 
-def np_leaf_list(dt: np.dtype, path="", offset=0):
-    """[(path, offset, itemsize)] of every leaf of one item, paths written as
-    xbuf_type_walk writes them ("b[1].x")."""
-    if dt.subdtype is not None:
-        base, shape = dt.subdtype
-        out = []
-        for k, index in enumerate(np.ndindex(*shape)):
-            out += np_leaf_list(base, path + "".join(f"[{i}]" for i in index),
-                                offset + k * base.itemsize)
-        return out
-    if dt.names is not None:
-        out = []
-        for name in dt.names:
-            sub, at = dt.fields[name][:2]
-            out += np_leaf_list(sub, f"{path}.{name}" if path else name, offset + at)
-        return out
-    return [(path, offset, dt.itemsize)]
-
-
 def np_leaf_dtypes(dt: np.dtype):
     if dt.subdtype is not None:
         return np_leaf_dtypes(dt.subdtype[0])
@@ -897,7 +879,7 @@ def dtype_at(dt: np.dtype, path):
 def same_place(a, b) -> bool:
     """Two (offset, dtype) pairs that describe the same bytes the same way."""
     (oa, da), (ob, db) = a, b
-    return (oa == ob and da.itemsize == db.itemsize and np_leaf_list(da) == np_leaf_list(db)
+    return (oa == ob and da.itemsize == db.itemsize and np_leaf_sizes(da) == np_leaf_sizes(db)
             and np_leaf_dtypes(da) == np_leaf_dtypes(db))
 
 
@@ -974,7 +956,7 @@ def test_fields_match_numpy(xb, spec, data):
             element = mirror.dtype
             rc, walked = X.type_walk(X.parse_format(field_fmt))
             assert rc == 0
-            assert [(w.path, w.offset, w.itemsize) for w in walked] == np_leaf_list(element), \
+            assert [(w.path, w.offset, w.itemsize) for w in walked] == np_leaf_sizes(element), \
                 (field_fmt, element)
             assert X.format_size(field_fmt)[1] == element.itemsize, (field_fmt, element)
             fnode = Node(out, mirror, field_fmt, f"{node.how} .{text.decode()}")
@@ -1004,7 +986,7 @@ def test_fields_match_numpy(xb, spec, data):
                 sub_fmt = X.mview_layout(out2)["format"]
                 rc, walked = X.type_walk(X.parse_format(sub_fmt))
                 assert [(w.path, w.offset, w.itemsize) for w in walked] == \
-                    np_leaf_list(sub_mirror.dtype), (sub_fmt, sub_mirror.dtype)
+                    np_leaf_sizes(sub_mirror.dtype), (sub_fmt, sub_mirror.dtype)
                 snode = Node(out2, sub_mirror, sub_fmt, f"{fnode.how} .{sub}")
                 family.append(snode)
                 check_node(snode)
