@@ -79,14 +79,6 @@ static span direct_span(const xbuf_view *v)
     return (span){(const char *)v->buf + lo, (const char *)v->buf + hi};
 }
 
-static int indirect_dims(const xbuf_view *v)
-{
-    int n = 0;
-    for (int i = 0; v->suboffsets != NULL && i < v->ndim; i++)
-        n += v->suboffsets[i] >= 0;
-    return n;
-}
-
 /* Does any memory an indirect view reads -- each pointer table and the
  * rows at the end -- meet `other`?  From dimension `from` at address p:
  * the region up to and including the next indirect dimension is read
@@ -126,7 +118,8 @@ static bool region_meets(const xbuf_view *v, int from, char *p, span other)
  * more than the copy. */
 bool xbuf_views_overlap(const xbuf_view *dst, const xbuf_view *src)
 {
-    bool dst_indirect = indirect_dims(dst) > 0, src_indirect = indirect_dims(src) > 0;
+    bool dst_indirect = xbuf_first_indirect(dst) >= 0,
+         src_indirect = xbuf_first_indirect(src) >= 0;
     if (dst_indirect && src_indirect)
         return true;
     if (dst_indirect)
@@ -251,14 +244,11 @@ static int contiguous_like(xbuf_view *packed, ptrdiff_t *shape, ptrdiff_t *strid
     packed->itemsize = like->itemsize;
     packed->ndim = like->ndim;
     if (like->ndim > 0) {
-        if (like->shape != NULL)
-            memcpy(shape, like->shape, (size_t)like->ndim * sizeof *shape);
-        else
-            shape[0] = like->itemsize > 0 ? like->len / like->itemsize : 0;
+        ptrdiff_t implied;
+        memcpy(shape, xbuf_view_shape(like, &implied), (size_t)like->ndim * sizeof *shape);
         packed->shape = shape;
         packed->strides = strides;
-        RETURN_IF_FAILED(xbuf_strides_fill(like->ndim, shape, like->itemsize > 0 ? like->itemsize : 1,
-                                           order, strides, err));
+        RETURN_IF_FAILED(xbuf_strides_fill(like->ndim, shape, like->itemsize, order, strides, err));
     }
     return XBUF_OK;
 }
@@ -269,8 +259,6 @@ int xbuf_copy_to_contiguous(void *dst, ptrdiff_t len, const xbuf_view *src, char
     ptrdiff_t shape[XBUF_MAX_NDIM], strides[XBUF_MAX_NDIM];
     xbuf_view packed;
     RETURN_ERROR_IF(src == NULL, err, XBUF_EINVAL, "source view is NULL");
-    RETURN_ERROR_IF(src->ndim < 0 || src->ndim > XBUF_MAX_NDIM, err, XBUF_EINVAL,
-                    "ndim %d is outside 0..%d", src->ndim, XBUF_MAX_NDIM);
     RETURN_IF_FAILED(contiguous_like(&packed, shape, strides, src, dst, len, order, err));
     return xbuf_copy(&packed, src, err);
 }
@@ -281,8 +269,6 @@ int xbuf_copy_from_contiguous(const xbuf_view *dst, const void *src, ptrdiff_t l
     ptrdiff_t shape[XBUF_MAX_NDIM], strides[XBUF_MAX_NDIM];
     xbuf_view packed;
     RETURN_IF_FAILED(check_writable(dst, err));
-    RETURN_ERROR_IF(dst->ndim < 0 || dst->ndim > XBUF_MAX_NDIM, err, XBUF_EINVAL,
-                    "ndim %d is outside 0..%d", dst->ndim, XBUF_MAX_NDIM);
     RETURN_IF_FAILED(
         contiguous_like(&packed, shape, strides, dst, (void *)src, len, order, err));
     packed.readonly = 1;

@@ -68,6 +68,10 @@ XBUF_HIDDEN int xbuf_check_shape(int ndim, const ptrdiff_t *shape, ptrdiff_t ite
  * "asked"), for checking a view that no request produced. */
 XBUF_HIDDEN int xbuf_flags_carried(const xbuf_view *view);
 
+/* The first dimension with a suboffset >= 0, or -1 when the view has no
+ * indirection (no suboffsets, or only negative ones). */
+XBUF_HIDDEN int xbuf_first_indirect(const xbuf_view *view);
+
 /* The shape a view implies: its own, or 1-d of len / itemsize items (then
  * stored in *implied); NULL for a 0-d view. */
 XBUF_HIDDEN const ptrdiff_t *xbuf_view_shape(const xbuf_view *view, ptrdiff_t *implied);

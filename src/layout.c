@@ -105,14 +105,12 @@ const ptrdiff_t *xbuf_view_shape(const xbuf_view *view, ptrdiff_t *implied)
     return implied;
 }
 
-static bool has_indirection(const xbuf_view *view)
+int xbuf_first_indirect(const xbuf_view *view)
 {
-    if (view->suboffsets == NULL)
-        return false;
-    for (int i = 0; i < view->ndim; i++)
+    for (int i = 0; view->suboffsets != NULL && i < view->ndim; i++)
         if (view->suboffsets[i] >= 0)
-            return true;
-    return false;
+            return i;
+    return -1;
 }
 
 int xbuf_flags_carried(const xbuf_view *view)
@@ -132,7 +130,7 @@ bool xbuf_view_is_contiguous(const xbuf_view *view, char order)
 
 bool xbuf_checked_view_is_contiguous(const xbuf_view *view, char order)
 {
-    if (has_indirection(view))
+    if (xbuf_first_indirect(view) >= 0)
         return false;
     if (view->shape == NULL || view->len == 0)
         return true; /* at most 1-d and packed, or no items */
@@ -174,14 +172,6 @@ int xbuf_extent(int ndim, const ptrdiff_t *shape, const ptrdiff_t *strides, ptrd
     return XBUF_OK;
 }
 
-static int first_indirect_dim(const xbuf_view *view)
-{
-    for (int i = 0; view->suboffsets != NULL && i < view->ndim; i++)
-        if (view->suboffsets[i] >= 0)
-            return i;
-    return -1;
-}
-
 int xbuf_view_extent(const xbuf_view *view, ptrdiff_t *lo, ptrdiff_t *hi, xbuf_error *err)
 {
     RETURN_ERROR_IF(view == NULL, err, XBUF_EINVAL, "view is NULL");
@@ -189,7 +179,7 @@ int xbuf_view_extent(const xbuf_view *view, ptrdiff_t *lo, ptrdiff_t *hi, xbuf_e
                     "a %d-d view needs a shape", view->ndim);
     ptrdiff_t implied;
     const ptrdiff_t *shape = xbuf_view_shape(view, &implied);
-    int indirect = first_indirect_dim(view);
+    int indirect = xbuf_first_indirect(view);
     if (indirect < 0)
         return xbuf_extent(view->ndim, shape, view->strides, view->itemsize, lo, hi, err);
     RETURN_ERROR_IF(view->strides == NULL, err, XBUF_EINVAL, "suboffsets need strides");

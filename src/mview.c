@@ -100,14 +100,6 @@ static int mview_new(family *fam, const layout *l, xbuf_mview **out, xbuf_error 
     return XBUF_OK;
 }
 
-static bool any_indirect(const xbuf_view *v)
-{
-    for (int i = 0; v->suboffsets != NULL && i < v->ndim; i++)
-        if (v->suboffsets[i] >= 0)
-            return true;
-    return false;
-}
-
 /* The full layout a checked view implies: shape, strides and format made
  * explicit; suboffsets kept only when some dimension is indirect. */
 static void layout_of(layout *l, const xbuf_view *v)
@@ -122,7 +114,7 @@ static void layout_of(layout *l, const xbuf_view *v)
         memcpy(l->strides, v->strides, (size_t)v->ndim * sizeof *l->strides);
     else
         xbuf_strides_fill(v->ndim, l->shape, v->itemsize, 'C', l->strides, NULL);
-    l->indirect = any_indirect(v);
+    l->indirect = xbuf_first_indirect(v) >= 0;
     if (l->indirect)
         memcpy(l->suboffsets, v->suboffsets, (size_t)v->ndim * sizeof *l->suboffsets);
     l->view.shape = l->shape;
@@ -260,7 +252,7 @@ static void remove_dim(layout *l, int dim)
     memmove(l->strides + dim, l->strides + dim + 1, after * sizeof *l->strides);
     memmove(l->suboffsets + dim, l->suboffsets + dim + 1, after * sizeof *l->suboffsets);
     l->view.ndim--;
-    l->indirect = l->indirect && any_indirect(&l->view);
+    l->indirect = l->indirect && xbuf_first_indirect(&l->view) >= 0;
     if (!l->indirect)
         l->view.suboffsets = NULL;
 }
