@@ -108,34 +108,22 @@ static void swap_generic(char *d, const char *s, ptrdiff_t itemsize)
         d[i] = s[itemsize - 1 - i];
 }
 
+/* One byte-reversing loop per width: load, swap in a register, store. */
+#define SWAPPED_LOOP(type, bswap)                           \
+    for (ptrdiff_t i = 0; i < n; i++, d += ds, s += ss) {  \
+        type v;                                             \
+        memcpy(&v, s, sizeof v);                            \
+        v = bswap(v);                                       \
+        memcpy(d, &v, sizeof v);                            \
+    }
+
 void xbuf_copy_swapped(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t n,
                        ptrdiff_t itemsize)
 {
     switch (itemsize) {
-    case 2:
-        for (ptrdiff_t i = 0; i < n; i++, d += ds, s += ss) {
-            uint16_t v;
-            memcpy(&v, s, 2);
-            v = __builtin_bswap16(v);
-            memcpy(d, &v, 2);
-        }
-        break;
-    case 4:
-        for (ptrdiff_t i = 0; i < n; i++, d += ds, s += ss) {
-            uint32_t v;
-            memcpy(&v, s, 4);
-            v = __builtin_bswap32(v);
-            memcpy(d, &v, 4);
-        }
-        break;
-    case 8:
-        for (ptrdiff_t i = 0; i < n; i++, d += ds, s += ss) {
-            uint64_t v;
-            memcpy(&v, s, 8);
-            v = __builtin_bswap64(v);
-            memcpy(d, &v, 8);
-        }
-        break;
+    case 2: SWAPPED_LOOP(uint16_t, __builtin_bswap16); break;
+    case 4: SWAPPED_LOOP(uint32_t, __builtin_bswap32); break;
+    case 8: SWAPPED_LOOP(uint64_t, __builtin_bswap64); break;
     default:
         for (ptrdiff_t i = 0; i < n; i++, d += ds, s += ss)
             swap_generic(d, s, itemsize);

@@ -299,6 +299,13 @@ static int path_append(walk *w, const char *text, size_t n)
 
 static int walk_node(walk *w, const xbuf_type *t, ptrdiff_t offset, int depth, int nesting);
 
+/* Back to the path as it was before a child was visited. */
+static void path_truncate(walk *w, size_t length)
+{
+    w->length = length;
+    w->path[length] = '\0';
+}
+
 static int walk_struct(walk *w, const xbuf_type *t, ptrdiff_t offset, int depth, int nesting)
 {
     size_t mark = w->length;
@@ -316,8 +323,7 @@ static int walk_struct(walk *w, const xbuf_type *t, ptrdiff_t offset, int depth,
         int rc = walk_node(w, f->type, offset + f->offset, depth + 1, nesting + 1);
         if (rc != 0)
             return rc;
-        w->length = mark;
-        w->path[mark] = '\0';
+        path_truncate(w, mark);
     }
     return XBUF_OK;
 }
@@ -340,8 +346,7 @@ static int walk_array(walk *w, const xbuf_type *t, ptrdiff_t offset, int depth, 
         int rc = walk_node(w, t->base, offset + i * t->base->itemsize, depth + 1, nesting);
         if (rc != 0)
             return rc;
-        w->length = mark;
-        w->path[mark] = '\0';
+        path_truncate(w, mark);
     }
     return XBUF_OK;
 }
