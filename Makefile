@@ -41,6 +41,7 @@ $(BUILD)/build.ninja: | $(BOOTSTRAP)
 
 build: $(BOOTSTRAP) $(BUILD)/build.ninja
 	$(MESON) compile -C $(BUILD)
+	@scripts/link_python.sh $(BUILD)
 
 demo: build
 	$(BUILD)/examples/xbuf-demo
@@ -61,7 +62,7 @@ test-install: build
 
 $(ASAN)/build.ninja: | $(BOOTSTRAP)
 	$(MESON) setup $(ASAN) --buildtype=debug -Db_sanitize=address,undefined \
-	    -Db_lundef=false -Dbench=false -Dc_args=-fno-sanitize-recover=all
+	    -Db_lundef=false -Dbench=false -Dpython=disabled -Dc_args=-fno-sanitize-recover=all
 
 test-asan: $(BOOTSTRAP) $(ASAN)/build.ninja
 	$(MESON) compile -C $(ASAN)
@@ -75,7 +76,7 @@ bench: build
 
 $(TSAN)/build.ninja: | $(BOOTSTRAP)
 	$(MESON) setup $(TSAN) --buildtype=debug -Db_sanitize=thread -Db_lundef=false \
-	    -Dbench=false
+	    -Dbench=false -Dpython=disabled
 
 tsan: $(BOOTSTRAP) $(TSAN)/build.ninja
 	$(MESON) compile -C $(TSAN) thread_exports

@@ -1,0 +1,1 @@
+"""Placeholder: the command line lands with xbuf.check."""
