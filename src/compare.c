@@ -628,7 +628,7 @@ static int collect_leaf(const xbuf_leaf *leaf, void *context)
 
 static int describe_side(side *s)
 {
-    RETURN_IF_FAILED(xbuf_format_parse(format_of(s->view), &s->format, s->err));
+    RETURN_IF_FAILED(xbuf_view_format(s->view, &s->format, s->err));
     const xbuf_type *root = xbuf_format_type(s->format);
     if (root->kind == XBUF_KIND_STRUCT || root->kind == XBUF_KIND_ARRAY)
         return xbuf_type_walk(root, collect_leaf, s, s->err);

@@ -21,7 +21,7 @@ static bool is_numeric(const xbuf_type *t)
 
 static int parse_leaf(const xbuf_view *v, const char *side, xbuf_format **out, xbuf_error *err)
 {
-    RETURN_IF_FAILED(xbuf_format_parse(v->format != NULL ? v->format : "B", out, err));
+    RETURN_IF_FAILED(xbuf_view_format(v, out, err));
     const xbuf_type *t = xbuf_format_type(*out);
     if (!is_numeric(t) || t->itemsize != v->itemsize) {
         xbuf_format_release(*out);

@@ -155,6 +155,7 @@ typedef struct parser {
     size_t pos;
     mode mode;
     int depth;
+    bool c_layout;  /* '= < > !' keep native sizes and alignment (xbuf_view_format) */
     size_t name_at; /* where the last name parsed starts */
     arena *memory;
     xbuf_error *err;
@@ -214,6 +215,8 @@ static bool read_mode_char(parser *p)
     case '!': p->mode = (mode){XBUF_BIG, false, false}; break;
     default: return false;
     }
+    if (p->c_layout)
+        p->mode.native_size = p->mode.aligned = true;
     p->pos++;
     return true;
 }
@@ -785,7 +788,8 @@ static int parse_format(parser *p, const xbuf_type **root)
     return top_level_type(p, &b, root);
 }
 
-int xbuf_format_parse_n(const char *format, size_t length, xbuf_format **out, xbuf_error *err)
+static int parse_with(const char *format, size_t length, bool c_layout, xbuf_format **out,
+                      xbuf_error *err)
 {
     RETURN_ERROR_IF(out == NULL, err, XBUF_EINVAL, "out is NULL");
     *out = NULL;
@@ -794,7 +798,8 @@ int xbuf_format_parse_n(const char *format, size_t length, xbuf_format **out, xb
     RETURN_ERROR_IF(f == NULL, err, XBUF_ENOMEM, "out of memory while parsing the format");
     f->refs = 1;
     f->memory.chunks = NULL;
-    parser p = {format, length, 0, {XBUF_NATIVE_ORDER, true, true}, 0, 0, &f->memory, err};
+    parser p = {format, length, 0, {XBUF_NATIVE_ORDER, true, true}, 0, c_layout, 0,
+                &f->memory, err};
     int rc = parse_format(&p, &f->root);
     if (rc < 0) {
         xbuf_arena_free(&f->memory);
@@ -803,6 +808,11 @@ int xbuf_format_parse_n(const char *format, size_t length, xbuf_format **out, xb
     }
     *out = f;
     return XBUF_OK;
+}
+
+int xbuf_format_parse_n(const char *format, size_t length, xbuf_format **out, xbuf_error *err)
+{
+    return parse_with(format, length, false, out, err);
 }
 
 int xbuf_format_parse(const char *format, xbuf_format **out, xbuf_error *err)
@@ -831,6 +841,31 @@ void xbuf_format_release(xbuf_format *format)
 const xbuf_type *xbuf_format_type(const xbuf_format *format)
 {
     return format == NULL ? NULL : format->root;
+}
+
+/* cpython #76961: ctypes describes its C structures with '<' or '>' (no
+ * alignment, standard sizes) while its itemsize is the C compiler's.  When
+ * the format as written cannot be what the items hold and the C layout of
+ * the same fields can, the C layout is what the exporter meant. */
+int xbuf_view_format(const xbuf_view *view, xbuf_format **out, xbuf_error *err)
+{
+    RETURN_ERROR_IF(out == NULL, err, XBUF_EINVAL, "out is NULL");
+    *out = NULL;
+    RETURN_ERROR_IF(view == NULL, err, XBUF_EINVAL, "view is NULL");
+    const char *text = view->format != NULL ? view->format : "B";
+    RETURN_IF_FAILED(xbuf_format_parse(text, out, err));
+    if ((*out)->root->itemsize == view->itemsize)
+        return XBUF_OK;
+    xbuf_format *c_layout;
+    if (parse_with(text, strlen(text), true, &c_layout, NULL) < 0)
+        return XBUF_OK; /* out of memory: keep the reading as written */
+    if (c_layout->root->itemsize != view->itemsize) {
+        xbuf_format_release(c_layout);
+        return XBUF_OK;
+    }
+    xbuf_format_release(*out);
+    *out = c_layout;
+    return XBUF_OK;
 }
 
 int xbuf_format_size(const char *format, ptrdiff_t *itemsize, ptrdiff_t *alignment,

@@ -463,6 +463,15 @@ int xbuf_mview_permute(const xbuf_mview *m, const int *axes, xbuf_mview **out, x
     return mview_new(m->family, &l, out, err);
 }
 
+int xbuf_mview_copy(const xbuf_mview *m, bool readonly, xbuf_mview **out, xbuf_error *err)
+{
+    RETURN_IF_FAILED(usable(m, out, err));
+    layout l;
+    layout_of(&l, &m->view);
+    l.view.readonly = l.view.readonly || readonly;
+    return mview_new(m->family, &l, out, err);
+}
+
 int xbuf_mview_transpose(const xbuf_mview *m, xbuf_mview **out, xbuf_error *err)
 {
     RETURN_IF_FAILED(usable(m, out, err));
@@ -541,7 +550,7 @@ int xbuf_mview_field(const xbuf_mview *m, const char *path, xbuf_mview **out, xb
     RETURN_IF_FAILED(usable(m, out, err));
     RETURN_ERROR_IF(path == NULL, err, XBUF_EINVAL, "path is NULL");
     xbuf_format *parsed;
-    RETURN_IF_FAILED(xbuf_format_parse(m->view.format, &parsed, err));
+    RETURN_IF_FAILED(xbuf_view_format(&m->view, &parsed, err));
     layout l;
     layout_of(&l, &m->view);
     char text[256], *format = NULL;

@@ -145,6 +145,20 @@ XBUF_API int xbuf_format_parse(const char *format, xbuf_format **out, xbuf_error
 XBUF_API int xbuf_format_parse_n(const char *format, size_t length, xbuf_format **out,
                                  xbuf_error *err);
 
+struct xbuf_view;
+
+/*
+ * Parse the format of a view (NULL means "B") as its items hold it.  As
+ * written, unless that layout does not fill view->itemsize while the C
+ * layout of the same fields does -- every byte order character read as '@'
+ * for sizes and alignment, byte orders kept: then that one.  ctypes exports
+ * such formats (cpython #76961: '<l' for an 8-byte c_long, 'T{<b:a:<i:b:}'
+ * for an 8-byte struct).  A format that fits neither reading is returned
+ * as written; the caller decides whether the difference matters.  Errors
+ * as xbuf_format_parse; XBUF_EINVAL for a NULL view.
+ */
+XBUF_API int xbuf_view_format(const struct xbuf_view *view, xbuf_format **out, xbuf_error *err);
+
 /* Take another reference (returns `format`; NULL-safe).  Atomic. */
 XBUF_API xbuf_format *xbuf_format_retain(xbuf_format *format);
 

@@ -128,6 +128,13 @@ XBUF_API int xbuf_mview_pointer(const xbuf_mview *m, const ptrdiff_t *indices, v
 XBUF_API int xbuf_mview_permute(const xbuf_mview *m, const int *axes, xbuf_mview **out,
                                 xbuf_error *err);
 
+/* A new mview of the same layout (memoryview(memoryview)), read-only when
+ * `readonly` is true (memoryview.toreadonly) -- a view can be made
+ * read-only, never writable.  Its release is its own: releasing `m` leaves
+ * it working. */
+XBUF_API int xbuf_mview_copy(const xbuf_mview *m, bool readonly, xbuf_mview **out,
+                             xbuf_error *err);
+
 /* Reverse the dimensions (permute with axes ndim-1, ..., 0). */
 XBUF_API int xbuf_mview_transpose(const xbuf_mview *m, xbuf_mview **out, xbuf_error *err);
 

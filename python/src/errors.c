@@ -16,7 +16,7 @@ PyObject *xbufpy_exception_for(int code) {
     }
 }
 
-PyObject *xbufpy_raise(const xbuf_error *err) {
+void *xbufpy_raise(const xbuf_error *err) {
     if (PyErr_Occurred())
         return NULL;
     if (err->code == XBUF_ENOMEM)

@@ -27,7 +27,7 @@
  * ETYPE, EREADONLY -> TypeError), with err's message.  Does nothing when a
  * Python exception is already set (an exporter written in Python raised
  * it, and that is the better message).  Returns NULL / -1. */
-PyObject *xbufpy_raise(const xbuf_error *err);
+void *xbufpy_raise(const xbuf_error *err); /* NULL, for any pointer-returning caller */
 int xbufpy_raise_int(const xbuf_error *err);
 
 /* The exception type for an XBUF_E* code (borrowed). */
