@@ -90,12 +90,7 @@ static PyObject *view_from_object(PyObject *object) {
     return view_wrap(m, object, NULL);
 }
 
-static PyObject *view_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
-    (void)type;
-    static char *keywords[] = {"object", NULL};
-    PyObject *object;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:View", keywords, &object))
-        return NULL;
+static PyObject *view_of(PyObject *object) {
     if (!View_Check(object))
         return view_from_object(object);
     ViewObject *other = (ViewObject *)object;
@@ -103,6 +98,30 @@ static PyObject *view_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) 
     xbuf_error err;
     int rc = xbuf_mview_copy(other->mview, false, &m, &err);
     return xbufpy_view_derived(other, rc, m, &err);
+}
+
+static PyObject *view_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    (void)type;
+    static char *keywords[] = {"object", NULL};
+    PyObject *object;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:View", keywords, &object))
+        return NULL;
+    return view_of(object);
+}
+
+/* View(x) is called often on small objects: skip the argument tuple. */
+static PyObject *view_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
+                                 PyObject *kwnames) {
+    (void)type;
+    Py_ssize_t given = PyVectorcall_NARGS(nargsf) + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    if (given != 1)
+        return PyErr_Format(PyExc_TypeError, "View() takes exactly one argument (%zd given)",
+                            given);
+    if (kwnames != NULL &&
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "object") != 0)
+        return PyErr_Format(PyExc_TypeError, "View() got an unexpected keyword argument '%S'",
+                            PyTuple_GET_ITEM(kwnames, 0));
+    return view_of(args[0]);
 }
 
 static void view_dealloc(ViewObject *self) {
@@ -611,6 +630,7 @@ PyTypeObject XbufView_Type = {
     .tp_methods = view_methods,
     .tp_getset = view_getset,
     .tp_new = view_new,
+    .tp_vectorcall = view_vectorcall,
 };
 
 int xbufpy_view_ready(PyObject *module) {

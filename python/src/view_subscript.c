@@ -11,13 +11,13 @@
 #include "view.h"
 
 /* A key, taken apart: one entry per dimension of the view. */
-typedef struct key {
+typedef struct parsed_key {
     xbuf_slice slices[XBUF_MAX_NDIM];
     ptrdiff_t index[XBUF_MAX_NDIM];
     bool is_index[XBUF_MAX_NDIM];
     int indices;   /* how many entries are integers */
     bool sliced;   /* some slice is not the whole dimension */
-} key;
+} parsed_key;
 
 static const xbuf_slice whole = {XBUF_SLICE_NONE, XBUF_SLICE_NONE, 1};
 
@@ -38,7 +38,7 @@ static int read_slice(PyObject *item, xbuf_slice *out) {
 
 /* One entry of a key at dimension *dim; Ellipsis stretches over the
  * dimensions the rest of the key leaves. */
-static int read_entry(PyObject *item, key *k, int *dim, int ndim, Py_ssize_t left) {
+static int read_entry(PyObject *item, parsed_key *k, int *dim, int ndim, Py_ssize_t left) {
     if (item == Py_Ellipsis) {
         *dim = ndim - (int)left;
         return 0;
@@ -62,8 +62,8 @@ static int read_entry(PyObject *item, key *k, int *dim, int ndim, Py_ssize_t lef
     return 0;
 }
 
-static int read_key(PyObject *obj, int ndim, key *k) {
-    *k = (key){.indices = 0, .sliced = false};
+static int read_key(PyObject *obj, int ndim, parsed_key *k) {
+    *k = (parsed_key){.indices = 0, .sliced = false};
     for (int i = 0; i < ndim; i++)
         k->slices[i] = whole;
     if (!PyTuple_Check(obj)) {
@@ -90,7 +90,7 @@ static int read_key(PyObject *obj, int ndim, key *k) {
 }
 
 /* The mview a key selects (a new reference). */
-static xbuf_mview *select_view(ViewObject *self, const key *k, int ndim) {
+static xbuf_mview *select_view(ViewObject *self, const parsed_key *k, int ndim) {
     xbuf_error err;
     xbuf_mview *current = xbuf_mview_retain(self->mview), *next;
     if (k->sliced) {
@@ -113,7 +113,7 @@ static xbuf_mview *select_view(ViewObject *self, const key *k, int ndim) {
 }
 
 /* The address of the item a key of one integer per dimension names. */
-static char *item_address(ViewObject *self, const key *k) {
+static char *item_address(ViewObject *self, const parsed_key *k) {
     void *item;
     xbuf_error err;
     if (xbuf_mview_pointer(self->mview, k->index, &item, &err) < 0)
@@ -138,7 +138,7 @@ static PyObject *view_subscript(ViewObject *self, PyObject *obj) {
         PyErr_SetString(PyExc_TypeError, "invalid indexing of 0-dim memory");
         return NULL;
     }
-    key k;
+    parsed_key k;
     if (read_key(obj, v->ndim, &k) < 0)
         return NULL;
     if (k.indices == v->ndim) {
@@ -259,7 +259,7 @@ static int view_ass_subscript(ViewObject *self, PyObject *obj, PyObject *value) 
         PyErr_SetString(PyExc_TypeError, "invalid indexing of 0-dim memory");
         return -1;
     }
-    key k;
+    parsed_key k;
     if (read_key(obj, v->ndim, &k) < 0)
         return -1;
     if (k.indices == v->ndim)
@@ -276,11 +276,18 @@ static Py_ssize_t view_length(ViewObject *self) {
     const xbuf_view *v = xbufpy_view_layout(self);
     if (v == NULL)
         return -1;
-    if (v->ndim == 0) {
-        PyErr_SetString(PyExc_TypeError, "0-dim memory has no length");
-        return -1;
-    }
-    return v->shape[0];
+    return v->ndim == 0 ? 1 : v->shape[0]; /* memoryview counts a 0-d view as one item */
+}
+
+/* For reversed() and other sequence users; negative indices arrive already
+ * wrapped by Python. */
+static PyObject *view_item(ViewObject *self, Py_ssize_t index) {
+    PyObject *key = PyLong_FromSsize_t(index);
+    if (key == NULL)
+        return NULL;
+    PyObject *item = view_subscript(self, key);
+    Py_DECREF(key);
+    return item;
 }
 
 PyMappingMethods xbufpy_view_as_mapping = {
@@ -291,6 +298,7 @@ PyMappingMethods xbufpy_view_as_mapping = {
 
 PySequenceMethods xbufpy_view_as_sequence = {
     .sq_length = (lenfunc)view_length,
+    .sq_item = (ssizeargfunc)view_item,
 };
 
 /* ---- iteration --------------------------------------------------------------- */
@@ -322,12 +330,7 @@ static PyObject *iter_next(ViewIterObject *it) {
     const xbuf_view *v = xbufpy_view_layout(it->view);
     if (v == NULL || it->next >= v->shape[0])
         return NULL; /* the ValueError of a released view, or StopIteration */
-    PyObject *index = PyLong_FromSsize_t(it->next++);
-    if (index == NULL)
-        return NULL;
-    PyObject *item = view_subscript(it->view, index);
-    Py_DECREF(index);
-    return item;
+    return view_item(it->view, it->next++);
 }
 
 static void iter_dealloc(ViewIterObject *it) {
