@@ -5,7 +5,8 @@
 #   make          build the library, examples, tests and benchmarks
 #   make demo     build and run the example exporters' demo
 #   make test     C tests, Python tests, exported-symbol check, install
-#                 check, then the whole C suite again under ASan + UBSan
+#                 checks (meson install, pip install .), then the whole C
+#                 suite again under ASan + UBSan
 #   make bench    run the benchmark programs: protocol; format vs NumPy and
 #                 struct; copy engine vs memcpy; copy and compare vs NumPy
 #                 and memoryview
@@ -59,6 +60,7 @@ test-python: build
 
 test-install: build
 	tests/install_check.sh $(BUILD)
+	tests/pip_install_check.sh
 
 $(ASAN)/build.ninja: | $(BOOTSTRAP)
 	$(MESON) setup $(ASAN) --buildtype=debug -Db_sanitize=address,undefined \
