@@ -9,7 +9,7 @@
 #                 suite again under ASan + UBSan
 #   make bench    run the benchmark programs: protocol; format vs NumPy and
 #                 struct; copy engine vs memcpy; copy and compare vs NumPy
-#                 and memoryview
+#                 and memoryview (ctypes); xbuf.View vs memoryview and NumPy
 #   make fuzz     libFuzzer + ASan + UBSan on each fuzz target for
 #                 FUZZ_SECONDS (default 60) each; installs clang if missing
 #   make tsan     ThreadSanitizer build of the threaded tests (not in CI)
@@ -75,6 +75,7 @@ bench: build
 	$(PYTHON) bench/bench_format.py $(BUILD)/bench/bench-format
 	$(BUILD)/bench/bench-copy
 	XBUF_LIB=$(CURDIR)/$(BUILD)/src/libxbuf.so $(PYTHON) bench/bench_copy.py
+	$(PYTHON) bench/bench_view.py
 
 $(TSAN)/build.ninja: | $(BOOTSTRAP)
 	$(MESON) setup $(TSAN) --buildtype=debug -Db_sanitize=thread -Db_lundef=false \

@@ -7,9 +7,13 @@
  * Every decision about layouts (slicing, casting, contiguity, copying,
  * comparing) is the library's; this file converts arguments and results.
  */
-#include <string.h>
+#include "view.h" /* Python.h first: it sets the feature macros */
 
-#include "view.h"
+#include <stdint.h>
+#include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 static PyObject *raise_released(void) {
     PyErr_SetString(PyExc_ValueError, "operation forbidden on released xbuf.View object");
@@ -278,11 +282,30 @@ static int order_of(PyObject *order, char *out) {
     return -1;
 }
 
+/* A large new bytes object is fresh memory from mmap: every 4 KiB page
+ * faults on first write, which costs more than the copy itself.  Asking for
+ * transparent huge pages (as NumPy does for its arrays) cuts the faults by
+ * 512; the kernel ignores the advice where THP is off. */
+static void advise_huge_pages(char *data, Py_ssize_t size) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)1 << 21;
+    if (size < (Py_ssize_t)(4 * huge))
+        return;
+    uintptr_t start = ((uintptr_t)data + huge - 1) & ~(huge - 1);
+    uintptr_t end = ((uintptr_t)data + (uintptr_t)size) & ~(huge - 1);
+    (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)data;
+    (void)size;
+#endif
+}
+
 static PyObject *bytes_in_order(ViewObject *self, char order) {
     LAYOUT_OR_RETURN(self, v);
     PyObject *bytes = PyBytes_FromStringAndSize(NULL, v->len);
     if (bytes == NULL)
         return NULL;
+    advise_huge_pages(PyBytes_AS_STRING(bytes), v->len);
     xbuf_error err;
     if (xbuf_copy_to_contiguous(PyBytes_AS_STRING(bytes), v->len, v, order, &err) < 0) {
         Py_DECREF(bytes);
