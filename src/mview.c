@@ -715,17 +715,47 @@ int xbuf_iter_init(xbuf_iter *it, const xbuf_mview *m, xbuf_error *err)
     return XBUF_OK;
 }
 
+/* Move the index one item on in C order. */
+static void iter_step(xbuf_iter *it)
+{
+    for (int i = it->view->ndim - 1; i >= 0; i--) {
+        if (++it->index[i] < it->view->shape[i])
+            break;
+        it->index[i] = 0;
+    }
+}
+
 bool xbuf_iter_next(xbuf_iter *it, void **item)
 {
     if (it == NULL || item == NULL || it->remaining <= 0)
         return false;
     if (xbuf_view_pointer(it->view, it->index, item, NULL) < 0)
         return false;
-    for (int i = it->view->ndim - 1; i >= 0; i--) {
-        if (++it->index[i] < it->view->shape[i])
-            break;
-        it->index[i] = 0;
-    }
+    iter_step(it);
     it->remaining--;
+    return true;
+}
+
+bool xbuf_iter_next_row(xbuf_iter *it, char **first, ptrdiff_t *count, ptrdiff_t *stride)
+{
+    if (it == NULL || first == NULL || count == NULL || stride == NULL || it->remaining <= 0)
+        return false;
+    const xbuf_view *v = it->view;
+    int last = v->ndim - 1;
+    if (last < 0 || (v->suboffsets != NULL && v->suboffsets[last] >= 0)) {
+        /* 0-d, or items not evenly spaced: one item per row */
+        *count = 1;
+        *stride = v->itemsize;
+        return xbuf_iter_next(it, (void **)first);
+    }
+    void *start;
+    if (xbuf_view_pointer(v, it->index, &start, NULL) < 0)
+        return false;
+    *first = start;
+    *count = v->shape[last] - it->index[last];
+    *stride = v->strides[last];
+    it->index[last] = v->shape[last] - 1;
+    iter_step(it);
+    it->remaining -= *count;
     return true;
 }

@@ -196,6 +196,15 @@ XBUF_API int xbuf_iter_init(xbuf_iter *it, const xbuf_mview *m, xbuf_error *err)
 /* The next item's address in *item; false when there are no more. */
 XBUF_API bool xbuf_iter_next(xbuf_iter *it, void **item);
 
+/* The rest of the current row (the innermost dimension) at once: *count
+ * items from *first, *stride bytes apart -- so a loop over the items pays
+ * one call per row, not per item.  Where the innermost dimension is
+ * indirect (its items are not evenly spaced), or the view is 0-d, a row is
+ * one item.  May be mixed with xbuf_iter_next.  false when there are no
+ * more items (or for NULL arguments). */
+XBUF_API bool xbuf_iter_next_row(xbuf_iter *it, char **first, ptrdiff_t *count,
+                                 ptrdiff_t *stride);
+
 #ifdef __cplusplus
 }
 #endif

@@ -759,6 +759,26 @@ static void check_iter(const xbuf_mview *m)
     }
     cr_assert_eq(k, n, "iterator gave %td items, expected %td", k, n);
     cr_assert(!xbuf_iter_next(&it, &item), "iterator restarted after the end");
+
+    /* Row by row, the same items in the same order. */
+    MUST(xbuf_iter_init(&it, m, &err));
+    memset(idx, 0, sizeof idx);
+    k = 0;
+    char *first;
+    ptrdiff_t count, stride;
+    while (xbuf_iter_next_row(&it, &first, &count, &stride)) {
+        cr_assert_gt(count, 0, "empty row");
+        for (ptrdiff_t i = 0; i < count; i++, k++) {
+            cr_assert_lt(k, n, "rows give more than %td items", n);
+            if (first + i * stride != ref_ptr(v, idx))
+                cr_assert_fail("row item %td %s at %p, expected %p", k,
+                               index_str(v->ndim, idx, b, sizeof b), (void *)(first + i * stride),
+                               (void *)ref_ptr(v, idx));
+            next_index(v->ndim, v->shape, idx);
+        }
+    }
+    cr_assert_eq(k, n, "rows gave %td items, expected %td", k, n);
+    cr_assert(!xbuf_iter_next_row(&it, &first, &count, &stride), "rows restarted after the end");
 }
 
 static void check_every_request(xbuf_mview *m, const xbuf_exports *under, const char *what);
