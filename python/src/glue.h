@@ -86,7 +86,7 @@ PyObject *xbufpy_unpack(const xbuf_type *type, const char *item);
  * Pack `value` into the item of `type` at `item`, the reverse of
  * xbufpy_unpack, with struct's and memoryview's rules: integers accept
  * objects with __index__; floats accept anything PyFloat_AsDouble does
- * (a float too large for 'f' or 'e' is an error, as in struct); bool
+ * (too large for 'f': +-inf, as memoryview stores it; for 'e': ValueError); bool
  * accepts any object (its truth value); bytes fields take bytes-like
  * objects of at most count bytes (s: shorter values are NUL-padded, as
  * struct does); structs take a sequence of exactly nfields values; arrays
