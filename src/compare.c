@@ -5,13 +5,14 @@
  * listed once, in xbuf_type_walk's order (struct members in order,
  * sub-array elements in C order).  Padding is not a leaf, so its bytes never
  * take part.  Leaf i of one side is compared with leaf i of the other:
- *   numbers   INT UINT BOOL FLOAT COMPLEX, and CHAR and BITS as unsigned
- *             integers: by value, exactly, across kinds and byte orders.
+ *   numbers   INT UINT BOOL FLOAT COMPLEX, and BITS as unsigned integers:
+ *             by value, exactly, across kinds and byte orders.
  *             NaN equals nothing (so a view holding one is not equal to
  *             itself, as with memoryview), +0 equals -0, a complex equals a
  *             real when its imaginary part is 0;
- *   bytes     BYTES PASCAL VOID, in any mix: by their bytes, when of the same
- *             size (a longer string is a different string);
+ *   bytes     BYTES PASCAL VOID CHAR, in any mix: by their bytes, when of
+ *             the same size (a longer string is a different string; a 'c' is
+ *             a one-byte string, as struct reads it, so b'a' is not 97);
  *   units     UCS2 UCS4: code unit by code unit, when of the same count;
  *   pointers  VOIDP OBJECT POINTER FUNCTION: as uintptr_t values.
  * Any other pairing, or different numbers of leaves, makes the views unequal
@@ -41,7 +42,7 @@
  *             memcmp, one call per contiguous run;
  *   columns   everything else.  Items are taken CHUNK at a time and compared
  *             one leaf pair at a time across the chunk (a column).  A column
- *             of real numbers (INT UINT BOOL CHAR FLOAT) goes through the
+ *             of real numbers (INT UINT BOOL FLOAT) goes through the
  *             typed kernels: both sides decoded into local arrays -- uint64_t
  *             for integer against integer, double when that holds both sides
  *             exactly, else long double -- by a loop chosen once per chunk
@@ -207,8 +208,7 @@ typedef struct typed {
 
 static bool is_integer_kind(xbuf_kind k)
 {
-    return k == XBUF_KIND_INT || k == XBUF_KIND_UINT || k == XBUF_KIND_BOOL ||
-           k == XBUF_KIND_CHAR;
+    return k == XBUF_KIND_INT || k == XBUF_KIND_UINT || k == XBUF_KIND_BOOL;
 }
 
 static lane integer_lane(bool is_signed, ptrdiff_t size)
@@ -230,7 +230,6 @@ static lane lane_of(const xbuf_type *t)
     switch (t->kind) {
     case XBUF_KIND_INT:
     case XBUF_KIND_UINT:
-    case XBUF_KIND_CHAR:
         return integer_lane(t->kind == XBUF_KIND_INT, t->itemsize);
     case XBUF_KIND_BOOL:
         return t->itemsize == 1 ? LANE_BOOL : LANE_CODEC;
@@ -678,9 +677,9 @@ static family family_of(xbuf_kind kind)
     case XBUF_KIND_BOOL:
     case XBUF_KIND_FLOAT:
     case XBUF_KIND_COMPLEX:
-    case XBUF_KIND_CHAR:
     case XBUF_KIND_BITS:
         return FAMILY_NUMBER;
+    case XBUF_KIND_CHAR: /* a one-byte string, as struct and memoryview read it: b'a' != 97 */
     case XBUF_KIND_BYTES:
     case XBUF_KIND_PASCAL:
     case XBUF_KIND_VOID:
@@ -721,10 +720,10 @@ static bool compares_by_bytes(const xbuf_type *x, const xbuf_type *y)
     case XBUF_KIND_BYTES:
     case XBUF_KIND_PASCAL:
     case XBUF_KIND_VOID:
+    case XBUF_KIND_CHAR:
         return family_of(y->kind) == FAMILY_BYTES;
     case XBUF_KIND_INT:
     case XBUF_KIND_UINT:
-    case XBUF_KIND_CHAR:
     case XBUF_KIND_UCS2:
     case XBUF_KIND_UCS4:
     case XBUF_KIND_VOIDP:

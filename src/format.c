@@ -844,9 +844,34 @@ const xbuf_type *xbuf_format_type(const xbuf_format *format)
 }
 
 /* cpython #76961: ctypes describes its C structures with '<' or '>' (no
- * alignment, standard sizes) while its itemsize is the C compiler's.  When
- * the format as written cannot be what the items hold and the C layout of
- * the same fields can, the C layout is what the exporter meant. */
+ * alignment, standard sizes) while its itemsize is the C compiler's.  Such
+ * a format names a byte order before every leaf and has no padding, no '@'
+ * and no '=' -- unlike NumPy's, whose items may be longer than their format
+ * says for another reason (trailing padding it does not write) and must be
+ * read as written. */
+static bool written_like_ctypes(const char *text)
+{
+    bool in_name = false, ordered = false;
+    for (const char *c = text; *c != '\0'; c++) {
+        if (*c == ':')
+            in_name = !in_name;
+        else if (in_name)
+            continue;
+        else if (*c == '<' || *c == '>')
+            ordered = true;
+        else if (strchr("@=^!x", *c) != NULL)
+            return false;
+        else if (*c == 'T' || *c == 'Z' || *c == '&' || !((*c >= 'a' && *c <= 'z') ||
+                                                           (*c >= 'A' && *c <= 'Z')))
+            continue; /* structs, prefixes, counts, shapes, braces */
+        else if (!ordered)
+            return false; /* a leaf without its own byte order */
+        else
+            ordered = false;
+    }
+    return true;
+}
+
 int xbuf_view_format(const xbuf_view *view, xbuf_format **out, xbuf_error *err)
 {
     RETURN_ERROR_IF(out == NULL, err, XBUF_EINVAL, "out is NULL");
@@ -854,7 +879,7 @@ int xbuf_view_format(const xbuf_view *view, xbuf_format **out, xbuf_error *err)
     RETURN_ERROR_IF(view == NULL, err, XBUF_EINVAL, "view is NULL");
     const char *text = view->format != NULL ? view->format : "B";
     RETURN_IF_FAILED(xbuf_format_parse(text, out, err));
-    if ((*out)->root->itemsize == view->itemsize)
+    if ((*out)->root->itemsize == view->itemsize || !written_like_ctypes(text))
         return XBUF_OK;
     xbuf_format *c_layout;
     if (parse_with(text, strlen(text), true, &c_layout, NULL) < 0)

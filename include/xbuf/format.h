@@ -148,14 +148,20 @@ XBUF_API int xbuf_format_parse_n(const char *format, size_t length, xbuf_format 
 struct xbuf_view;
 
 /*
- * Parse the format of a view (NULL means "B") as its items hold it.  As
- * written, unless that layout does not fill view->itemsize while the C
- * layout of the same fields does -- every byte order character read as '@'
- * for sizes and alignment, byte orders kept: then that one.  ctypes exports
- * such formats (cpython #76961: '<l' for an 8-byte c_long, 'T{<b:a:<i:b:}'
- * for an 8-byte struct).  A format that fits neither reading is returned
- * as written; the caller decides whether the difference matters.  Errors
- * as xbuf_format_parse; XBUF_EINVAL for a NULL view.
+ * Parse the format of a view (NULL means "B") as its items hold it: as
+ * written, unless (1) that layout does not fill view->itemsize, (2) the
+ * format is written as ctypes writes them -- a '<' or '>' before every
+ * leaf, no padding, no '@', '=', '^' or '!' -- and (3) the C layout of the
+ * same fields (every byte order character read as '@' for sizes and
+ * alignment, byte orders kept) does fill it: then that one.  ctypes
+ * exports such formats (cpython #76961: '<q' for an 8-byte c_long is fine,
+ * 'T{<b:a:<i:b:}' for an 8-byte struct is not).  Condition (2) keeps
+ * NumPy's formats, which may leave trailing padding unwritten, as written;
+ * a NumPy record whose every leaf is non-native and which has unwritten
+ * trailing padding looks exactly like a ctypes struct and is read as one.
+ * A format that fits neither reading is returned as written; the caller
+ * decides whether the difference matters.  Errors as xbuf_format_parse;
+ * XBUF_EINVAL for a NULL view.
  */
 XBUF_API int xbuf_view_format(const struct xbuf_view *view, xbuf_format **out, xbuf_error *err);
 
