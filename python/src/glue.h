@@ -49,9 +49,14 @@ PyObject *xbufpy_exception_for(int code);
 typedef struct xbufpy_source {
     xbuf_exporter base; /* first: xbuf_get calls base.get */
     PyObject *object;   /* borrowed: the caller keeps it alive */
+    /* Complete answers the way memoryview does before anyone checks them:
+     * C strides for an exporter that gave a shape but no strides (ctypes
+     * does, whatever was asked), the 1-d shape for one that gave none.
+     * Off by default, so that xbuf.check sees answers as they are. */
+    bool complete;
 } xbufpy_source;
 
-/* An exporter serving `object` (borrowed) to xbuf_get. */
+/* An exporter serving `object` (borrowed) to xbuf_get, `complete` off. */
 void xbufpy_source_init(xbufpy_source *source, PyObject *object);
 
 /* xbuf_get on a source, with the Python exception set on failure: the

@@ -13,10 +13,14 @@
  */
 #include "glue.h"
 
+#include <string.h>
+
 typedef struct source_buffer {
     Py_buffer buffer;
     PyObject *owner;      /* PEP 688: the object whose __release_buffer__ is due */
     PyObject *pep688_view; /* PEP 688: the memoryview __buffer__ returned */
+    Py_ssize_t *completed; /* shape and strides filled in (xbufpy_source.complete) */
+    size_t completed_size;
 } source_buffer;
 
 int xbufpy_has_buffer(PyObject *object) {
@@ -42,6 +46,8 @@ static void source_release(xbuf_view *view) {
     source_buffer *sb = view->internal;
     PyGILState_STATE gil = PyGILState_Ensure(); /* a DLPack or Arrow consumer may let go anywhere */
     PyBuffer_Release(&sb->buffer);
+    if (sb->completed != NULL)
+        xbuf_free(sb->completed, sb->completed_size);
     if (sb->owner != NULL) {
         release_pep688(sb->owner, sb->pep688_view);
         Py_DECREF(sb->pep688_view);
@@ -73,6 +79,29 @@ static int get_pep688(PyObject *object, source_buffer *sb, int flags) {
     return 0;
 }
 
+/* What memoryview fills in for an exporter that left out shape or strides
+ * (Objects/memoryobject.c: init_shape_strides). */
+static int complete(source_buffer *sb, xbuf_error *err) {
+    Py_buffer *b = &sb->buffer;
+    if (b->ndim <= 0 || b->strides != NULL || b->itemsize <= 0 || b->ndim > XBUF_MAX_NDIM ||
+        (b->shape == NULL && b->ndim != 1))
+        return 0; /* nothing to do, or nothing memoryview would do: the check decides */
+    sb->completed_size = 2 * (size_t)b->ndim * sizeof(Py_ssize_t);
+    sb->completed = xbuf_malloc(sb->completed_size);
+    if (sb->completed == NULL)
+        return xbuf_error_set(err, XBUF_ENOMEM, "out of memory");
+    Py_ssize_t *shape = sb->completed, *strides = sb->completed + b->ndim;
+    if (b->shape != NULL)
+        memcpy(shape, b->shape, (size_t)b->ndim * sizeof *shape);
+    else
+        shape[0] = b->len / b->itemsize;
+    if (xbuf_strides_fill(b->ndim, shape, b->itemsize, 'C', strides, err) < 0)
+        return -1;
+    b->shape = shape;
+    b->strides = strides;
+    return 0;
+}
+
 static int source_get(xbuf_exporter *self, xbuf_view *view, int flags, xbuf_error *err) {
     PyObject *object = ((xbufpy_source *)self)->object;
     source_buffer *sb = PyMem_Calloc(1, sizeof *sb);
@@ -89,6 +118,12 @@ static int source_get(xbuf_exporter *self, xbuf_view *view, int flags, xbuf_erro
                               Py_TYPE(object)->tp_name);
     }
     const Py_buffer *b = &sb->buffer;
+    rc = ((xbufpy_source *)self)->complete && XBUF_WANTS(flags, XBUF_ND) ? complete(sb, err) : 0;
+    if (rc < 0) {
+        xbuf_view failed = {.internal = sb};
+        source_release(&failed);
+        return rc;
+    }
     *view = (xbuf_view){
         .buf = b->buf, .obj = object, .len = b->len, .itemsize = b->itemsize,
         .readonly = b->readonly, .ndim = b->ndim, .format = b->format,
@@ -101,6 +136,7 @@ static int source_get(xbuf_exporter *self, xbuf_view *view, int flags, xbuf_erro
 void xbufpy_source_init(xbufpy_source *source, PyObject *object) {
     source->base.get = source_get;
     source->object = object;
+    source->complete = false;
 }
 
 int xbufpy_source_get(PyObject *object, xbuf_view *view, int flags) {

@@ -87,6 +87,7 @@ static PyObject *view_from_object(PyObject *object) {
                             Py_TYPE(object)->tp_name);
     xbufpy_source source;
     xbufpy_source_init(&source, object);
+    source.complete = true; /* accept what memoryview accepts (ctypes gives no strides) */
     xbuf_mview *m;
     xbuf_error err;
     if (xbuf_mview_from_exporter(&source.base, XBUF_FULL_RO, &m, &err) < 0)
@@ -278,6 +279,11 @@ static int order_of(PyObject *order, char *out) {
     }
     if (text == NULL && PyErr_Occurred())
         return -1;
+    if (text == NULL) {
+        PyErr_Format(PyExc_TypeError, "tobytes() argument 'order' must be str or None, not %.200s",
+                     Py_TYPE(order)->tp_name);
+        return -1;
+    }
     PyErr_SetString(PyExc_ValueError, "order must be 'C', 'F' or 'A'");
     return -1;
 }
@@ -412,9 +418,14 @@ static int cast_shape(PyObject *shape, int *ndim, ptrdiff_t *extents) {
                      XBUF_MAX_NDIM);
         return -1;
     }
+    Py_ssize_t product = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(shape, i);
-        extents[i] = PyLong_Check(item) ? PyLong_AsSsize_t(item) : -1;
+        if (!PyLong_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "xbuf.View.cast(): elements of shape must be integers");
+            return -1;
+        }
+        extents[i] = PyLong_AsSsize_t(item);
         if (extents[i] <= 0) {
             if (extents[i] == -1 && PyErr_Occurred() &&
                 !PyErr_ExceptionMatches(PyExc_OverflowError))
@@ -424,6 +435,11 @@ static int cast_shape(PyObject *shape, int *ndim, ptrdiff_t *extents) {
                             "xbuf.View.cast(): elements of shape must be integers > 0");
             return -1;
         }
+        if (extents[i] > PY_SSIZE_T_MAX / product) { /* memoryview's error, before the library's */
+            PyErr_SetString(PyExc_ValueError, "xbuf.View.cast(): product(shape) > SSIZE_MAX");
+            return -1;
+        }
+        product *= extents[i];
     }
     *ndim = (int)n;
     return 0;
