@@ -319,9 +319,9 @@ static int slice_dim(layout *l, int dim, const xbuf_slice *slice, xbuf_error *er
     RETURN_IF_FAILED(xbuf_slice_resolve(slice, l->shape[dim], &start, &stop, &length, err));
     if (length > 0)
         shift(l, dim, start * l->strides[dim]); /* within the parent's span */
-    /* A stride is never used for fewer than two items: keep it when the
-     * stepped one would not fit. */
-    if (length > 1 && !xbuf_mul_overflow(l->strides[dim], slice->step, &stride))
+    /* stride * step even for fewer than two items, where it is never used:
+     * memoryview and NumPy report it so.  Kept when it would not fit. */
+    if (!xbuf_mul_overflow(l->strides[dim], slice->step, &stride))
         l->strides[dim] = stride;
     l->shape[dim] = length;
     return XBUF_OK;

@@ -19,8 +19,10 @@
  *     which loses data without a word).  'p' likewise takes at most count-1
  *     bytes; its length byte is min(n, 255) and unpack clamps it to count-1,
  *     as struct does ('0p' unpacks to b'', where struct fails).
- *   - 'P' '&' 'X' are unsigned addresses: a negative value is a ValueError
- *     (memoryview wraps it).
+ *   - 'P' '&' 'X' are addresses: like memoryview (PyLong_AsVoidPtr), any
+ *     int from -2**63 to 2**64-1, a negative one stored as its two's
+ *     complement; they unpack as unsigned.
+ *   - 'c' takes bytes of length 1, not bytearray, as struct and memoryview.
  *   - 'O' unpacks to the object (a new reference; None for NULL) but cannot
  *     be packed: the memory's owner manages those references, and a pointer
  *     stored from here would own none (the object could die under it) while
@@ -418,15 +420,10 @@ static int pack_char(const pack_ctx *c, const xbuf_type *t, char *item, PyObject
 {
     const char *data;
     Py_ssize_t n;
-    if (PyBytes_Check(value)) {
-        data = PyBytes_AS_STRING(value);
-        n = PyBytes_GET_SIZE(value);
-    } else if (PyByteArray_Check(value)) {
-        data = PyByteArray_AS_STRING(value);
-        n = PyByteArray_GET_SIZE(value);
-    } else {
+    if (!PyBytes_Check(value))
         return invalid(c, PyExc_TypeError, NULL);
-    }
+    data = PyBytes_AS_STRING(value);
+    n = PyBytes_GET_SIZE(value);
     if (n != 1)
         return invalid(c, PyExc_ValueError, NULL);
     xbuf_error err;
@@ -566,12 +563,23 @@ static int pack_wide_bits(const pack_ctx *c, const xbuf_type *t, char *item, PyO
 static int pack_pointer(const pack_ctx *c, const xbuf_type *t, char *item, PyObject *value)
 {
     uint64_t u;
-    if (as_uint64(c, value, &u) < 0)
+    int64_t i;
+    PyObject *index = PyNumber_Index(value);
+    if (index == NULL)
+        return conversion_failed(c);
+    int negative = is_negative(index);
+    int rc = negative < 0 ? conversion_failed(c)
+             : negative   ? as_int64(c, index, &i)
+                          : as_uint64(c, index, &u);
+    Py_DECREF(index);
+    if (rc < 0)
         return -1;
+    if (negative)
+        u = (uint64_t)i;
     if (u > UINTPTR_MAX)
         return invalid(c, PyExc_ValueError, NULL);
     xbuf_error err;
-    int rc = xbuf_scalar_write_pointer(t, item, (uintptr_t)u, &err);
+    rc = xbuf_scalar_write_pointer(t, item, (uintptr_t)u, &err);
     return rc < 0 ? write_failed(c, rc, &err) : 0;
 }
 

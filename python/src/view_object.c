@@ -213,6 +213,10 @@ static PyObject *get_suboffsets(ViewObject *self, void *closure) {
 
 static PyObject *contiguity(ViewObject *self, char order) {
     LAYOUT_OR_RETURN(self, v);
+    /* memoryview's own 1-d rule (init_flags) has no exception for an empty
+     * view, where the library (like PyBuffer_IsContiguous) has one. */
+    if (v->ndim == 1 && v->suboffsets == NULL && v->shape[0] == 0)
+        return PyBool_FromLong(v->strides[0] == v->itemsize);
     return PyBool_FromLong(xbuf_view_is_contiguous(v, order));
 }
 
@@ -579,6 +583,8 @@ static Py_hash_t view_hash(ViewObject *self) {
         return self->hash;
     const xbuf_view *v = xbufpy_view_layout(self);
     if (v == NULL)
+        return -1;
+    if (PyObject_Hash(self->obj) == -1) /* memoryview: an unhashable exporter, an unhashable view */
         return -1;
     if (!v->readonly) {
         PyErr_SetString(PyExc_ValueError, "cannot hash writable xbuf.View object");

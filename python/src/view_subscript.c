@@ -31,7 +31,14 @@ static int read_slice(PyObject *item, xbuf_slice *out) {
     if (PySlice_Unpack(item, &start, &stop, &step) < 0)
         return -1;
     /* PySlice_Unpack writes extremes for omitted bounds, which resolve to
-     * the same positions as omitted ones. */
+     * the same positions as omitted ones -- except that PY_SSIZE_T_MIN is
+     * also XBUF_SLICE_NONE: a given bound clamped to it must stay "before
+     * everything", which PY_SSIZE_T_MIN + 1 also is. */
+    PySliceObject *slice = (PySliceObject *)item;
+    if (start == PY_SSIZE_T_MIN && slice->start != Py_None)
+        start++;
+    if (stop == PY_SSIZE_T_MIN && slice->stop != Py_None)
+        stop++;
     *out = (xbuf_slice){start, stop, step};
     return 0;
 }
