@@ -14,7 +14,9 @@
  *             the same size (a longer string is a different string; a 'c' is
  *             a one-byte string, as struct reads it, so b'a' is not 97);
  *   units     UCS2 UCS4: code unit by code unit, when of the same count;
- *   pointers  VOIDP OBJECT POINTER FUNCTION: as uintptr_t values.
+ *   addresses VOIDP POINTER FUNCTION are unsigned integers of pointer
+ *             width, numbers like the others (Python reads 'P' as an int);
+ *   objects   OBJECT, only against objects: as uintptr_t values.
  * Any other pairing, or different numbers of leaves, makes the views unequal
  * without reading their memory.
  *
@@ -102,6 +104,13 @@ typedef struct number {
 /* An integer kind's value as 64 bits (sign-extended for INT). */
 static int read_bits64(const xbuf_type *t, const char *p, uint64_t *out, xbuf_error *err)
 {
+    if (t->kind == XBUF_KIND_VOIDP || t->kind == XBUF_KIND_POINTER ||
+        t->kind == XBUF_KIND_FUNCTION) {
+        uintptr_t address;
+        RETURN_IF_FAILED(xbuf_scalar_read_pointer(t, p, &address, err));
+        *out = (uint64_t)address;
+        return XBUF_OK;
+    }
     if (t->kind != XBUF_KIND_INT)
         return xbuf_scalar_read_uint(t, p, out, err);
     int64_t v;
@@ -678,6 +687,9 @@ static family family_of(xbuf_kind kind)
     case XBUF_KIND_FLOAT:
     case XBUF_KIND_COMPLEX:
     case XBUF_KIND_BITS:
+    case XBUF_KIND_VOIDP:
+    case XBUF_KIND_POINTER:
+    case XBUF_KIND_FUNCTION:
         return FAMILY_NUMBER;
     case XBUF_KIND_CHAR: /* a one-byte string, as struct and memoryview read it: b'a' != 97 */
     case XBUF_KIND_BYTES:
@@ -687,10 +699,7 @@ static family family_of(xbuf_kind kind)
     case XBUF_KIND_UCS2:
     case XBUF_KIND_UCS4:
         return FAMILY_UNITS;
-    case XBUF_KIND_VOIDP:
     case XBUF_KIND_OBJECT:
-    case XBUF_KIND_POINTER:
-    case XBUF_KIND_FUNCTION:
         return FAMILY_POINTER;
     default:
         return FAMILY_NONE;
@@ -705,7 +714,11 @@ static ptrdiff_t unit_size(const xbuf_type *t)
     case XBUF_KIND_UCS4: return 4;
     case XBUF_KIND_INT:
     case XBUF_KIND_UINT: return t->itemsize;
-    default: return family_of(t->kind) == FAMILY_POINTER ? t->itemsize : 1;
+    case XBUF_KIND_VOIDP:
+    case XBUF_KIND_OBJECT:
+    case XBUF_KIND_POINTER:
+    case XBUF_KIND_FUNCTION: return t->itemsize;
+    default: return 1;
     }
 }
 

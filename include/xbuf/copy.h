@@ -101,7 +101,11 @@ XBUF_API int xbuf_copy_convert(const xbuf_view *dst, const xbuf_view *src,
  * formats decoded on both sides -- '<i', '>i' and 'q' holding the same
  * numbers are equal; NaN is not equal to NaN; +0 equals -0; records compare
  * field by field (their leaves in order) and padding is ignored; bytes,
- * chars, strings and pointers compare by their bytes.  memcmp is used only
+ * chars ('c' is a one-byte string: b'a' is not 97) and strings compare by
+ * their bytes; addresses (P & X) are unsigned numbers, equal to integers
+ * of the same value; objects (O) compare by address, only with objects.
+ * Every value compares as Python reads it, so views are equal exactly when
+ * their tolist() are (NaN aside).  memcmp is used only
  * where it is exact (same format, no floats, no padding).
  * Views whose formats have different leaf structures (a record against a
  * number, "ii" against "i") are unequal, not an error.
