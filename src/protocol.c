@@ -61,7 +61,9 @@ static int check_implied_shape(const xbuf_view *view, int flags, xbuf_error *err
     BROKEN(view->ndim > 1, err, "exporter gave ndim %d but no shape", view->ndim);
     BROKEN(view->strides != NULL && view->ndim > 0, err,
            "exporter gave strides without a shape");
-    BROKEN(view->ndim == 0 && view->len != view->itemsize, err,
+    /* Without ND the consumer reads len bytes whatever ndim says, and NumPy
+     * answers such requests with ndim 0 (xbuf_get then makes it 1). */
+    BROKEN(view->ndim == 0 && view->len != view->itemsize && XBUF_WANTS(flags, XBUF_ND), err,
            "exporter gave a 0-d view whose len %td differs from its itemsize %td", view->len,
            view->itemsize);
     BROKEN(view->len % view->itemsize != 0, err,
@@ -203,6 +205,8 @@ int xbuf_get(xbuf_exporter *exporter, xbuf_view *view, int flags, xbuf_error *er
     rc = check_answer(view, flags, err);
     if (rc < 0)
         xbuf_release(view);
+    else if (view->shape == NULL && view->ndim == 0 && view->len != view->itemsize)
+        view->ndim = 1; /* a shapeless answer of several items (NumPy's), as its consumer reads it */
     return rc;
 }
 

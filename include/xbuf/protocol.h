@@ -139,8 +139,11 @@ typedef struct xbuf_exporter {
  * Ask `exporter` for a view satisfying `flags` and check the answer.
  *
  * On success returns 0 and *view holds a view the caller must release with
- * xbuf_release().  On failure *view is zeroed (releasing it is harmless) and
- * the code is returned:
+ * xbuf_release().  One repair is made: an answer without shape to a request
+ * without ND that says ndim 0 but holds several items (NumPy answers so) is
+ * given ndim 1, since such a consumer reads len bytes whatever ndim says.
+ * On failure *view is zeroed (releasing it is harmless) and the code is
+ * returned:
  *   XBUF_EINVAL     exporter, its get hook or view is NULL; unknown bits in
  *                   flags; a flag without the flags it implies (e.g. the
  *                   C_CONTIGUOUS bit without STRIDES).

@@ -484,7 +484,26 @@ Test(view_check_rules, zero_d_without_shape_len_differs_from_itemsize)
     l.answer.ndim = 0;
     l.answer.shape = NULL;
     l.answer.strides = NULL;
-    assert_rejected(&l, XBUF_SIMPLE, "0-d view whose len 24");
+    assert_rejected(&l, XBUF_ND, "0-d view whose len 24");
+}
+
+/* NumPy answers requests without ND with ndim 0 whatever its length; the
+ * consumer of such a request reads len bytes, and xbuf_get says 1-d. */
+Test(view_check_rules, shapeless_answer_without_nd_is_len_bytes)
+{
+    liar l;
+    liar_init(&l);
+    l.answer.ndim = 0;
+    l.answer.shape = NULL;
+    l.answer.strides = NULL;
+    xbuf_view v;
+    xbuf_error err;
+    cr_assert_eq(xbuf_get(&l.exporter, &v, XBUF_SIMPLE, &err), 0, "%s", err.message);
+    cr_assert_eq(v.ndim, 1);
+    cr_assert_eq(v.len, 24);
+    cr_assert_null(v.shape);
+    xbuf_release(&v);
+    cr_assert_eq(xbuf_view_check(&l.answer, XBUF_SIMPLE, &err), 0, "%s", err.message);
 }
 
 Test(view_check_rules, shapeless_len_not_a_multiple_of_itemsize)
