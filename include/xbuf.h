@@ -13,6 +13,7 @@
  *                    of views (strided, indirect, overlapping)
  *   xbuf/mview.h     layer 4: the view object -- slicing, indexing, fields,
  *                    casts, permutations, re-export and release
+ *   xbuf/conformance.h  the conformance checker for any exporter
  */
 #ifndef XBUF_H
 #define XBUF_H
@@ -22,5 +23,6 @@
 #include "xbuf/format.h"
 #include "xbuf/copy.h"
 #include "xbuf/mview.h"
+#include "xbuf/conformance.h"
 
 #endif /* XBUF_H */
