@@ -19,7 +19,8 @@ for file in "$libdir/libxbuf.a" "$libdir/libxbuf.so"; do
 done
 soname=$(readelf -d "$libdir/libxbuf.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = "libxbuf.so.0" ] || fail "soname is '$soname', expected libxbuf.so.0"
-for header in xbuf.h xbuf/base.h xbuf/protocol.h xbuf/format.h xbuf/copy.h xbuf/mview.h; do
+for header in xbuf.h xbuf/base.h xbuf/protocol.h xbuf/format.h xbuf/copy.h xbuf/mview.h \
+              xbuf/conformance.h; do
     [ -n "$(find "$dest" -path "*/include/$header")" ] || fail "missing header $header"
 done
 

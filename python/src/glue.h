@@ -87,6 +87,18 @@ int xbufpy_has_buffer(PyObject *object);
  */
 PyObject *xbufpy_unpack(const xbuf_type *type, const char *item);
 
+/* Unpack `count` items of `type`, `stride` bytes apart from `item`, into
+ * list[at], list[at + 1], ... (slots still empty, as PyList_New leaves
+ * them).  0, or -1 with an exception (the slots filled so far stay). */
+typedef int (*xbufpy_row_reader)(const xbuf_type *type, const char *item, ptrdiff_t count,
+                                 ptrdiff_t stride, PyObject *list, Py_ssize_t at);
+
+/* The fastest row reader for `type`: plain loads in a loop for native-order
+ * integers, bools, 'f', 'd' and 'c' (what memoryview's tolist reads
+ * itself), xbufpy_unpack per item for everything else.  Same values as
+ * xbufpy_unpack. */
+xbufpy_row_reader xbufpy_row_reader_for(const xbuf_type *type);
+
 /*
  * Pack `value` into the item of `type` at `item`, the reverse of
  * xbufpy_unpack, with struct's and memoryview's rules: integers accept

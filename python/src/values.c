@@ -313,6 +313,84 @@ PyObject *xbufpy_unpack(const xbuf_type *type, const char *item)
     return unpack_any(type, item);
 }
 
+/* ---- rows: one type, many items ------------------------------------------- */
+
+/* memoryview's tolist reads native items with plain loads in a loop; so do
+ * these, one loop per type.  memcpy because items need not be aligned. */
+#define NATIVE_ROW(name, ctype, convert)                                                   \
+    static int name(const xbuf_type *t, const char *item, ptrdiff_t count, ptrdiff_t stride, \
+                    PyObject *list, Py_ssize_t at)                                         \
+    {                                                                                      \
+        (void)t;                                                                           \
+        for (ptrdiff_t i = 0; i < count; i++, item += stride) {                            \
+            ctype v;                                                                       \
+            memcpy(&v, item, sizeof v);                                                    \
+            PyObject *value = convert;                                                     \
+            if (value == NULL)                                                             \
+                return -1;                                                                 \
+            PyList_SET_ITEM(list, at + i, value);                                          \
+        }                                                                                  \
+        return 0;                                                                          \
+    }
+
+NATIVE_ROW(row_i8, int8_t, PyLong_FromLong(v))
+NATIVE_ROW(row_u8, uint8_t, PyLong_FromLong(v))
+NATIVE_ROW(row_i16, int16_t, PyLong_FromLong(v))
+NATIVE_ROW(row_u16, uint16_t, PyLong_FromLong(v))
+NATIVE_ROW(row_i32, int32_t, PyLong_FromLong(v))
+NATIVE_ROW(row_u32, uint32_t, PyLong_FromUnsignedLong(v))
+NATIVE_ROW(row_i64, int64_t, PyLong_FromLongLong(v))
+NATIVE_ROW(row_u64, uint64_t, PyLong_FromUnsignedLongLong(v))
+NATIVE_ROW(row_f32, float, PyFloat_FromDouble(v))
+NATIVE_ROW(row_f64, double, PyFloat_FromDouble(v))
+NATIVE_ROW(row_bool, uint8_t, PyBool_FromLong(v != 0))
+NATIVE_ROW(row_char, char, PyBytes_FromStringAndSize(&v, 1))
+
+static int row_any(const xbuf_type *t, const char *item, ptrdiff_t count, ptrdiff_t stride,
+                   PyObject *list, Py_ssize_t at)
+{
+    for (ptrdiff_t i = 0; i < count; i++, item += stride) {
+        PyObject *value = unpack_any(t, item);
+        if (value == NULL)
+            return -1;
+        PyList_SET_ITEM(list, at + i, value);
+    }
+    return 0;
+}
+
+static xbufpy_row_reader integer_row(bool is_signed, ptrdiff_t size)
+{
+    switch (size) {
+    case 1: return is_signed ? row_i8 : row_u8;
+    case 2: return is_signed ? row_i16 : row_u16;
+    case 4: return is_signed ? row_i32 : row_u32;
+    case 8: return is_signed ? row_i64 : row_u64;
+    default: return row_any;
+    }
+}
+
+xbufpy_row_reader xbufpy_row_reader_for(const xbuf_type *t)
+{
+    bool native = t->itemsize == 1 || t->byteorder == (PY_BIG_ENDIAN ? XBUF_BIG : XBUF_LITTLE);
+    if (!native)
+        return row_any;
+    switch (t->kind) {
+    case XBUF_KIND_INT:
+    case XBUF_KIND_UINT:
+        return integer_row(t->kind == XBUF_KIND_INT, t->itemsize);
+    case XBUF_KIND_BOOL:
+        return t->itemsize == 1 ? row_bool : row_any;
+    case XBUF_KIND_CHAR:
+        return row_char;
+    case XBUF_KIND_FLOAT:
+        return t->code == 'f' && t->itemsize == 4   ? row_f32
+               : t->code == 'd' && t->itemsize == 8 ? row_f64
+                                                    : row_any;
+    default:
+        return row_any;
+    }
+}
+
 /* ---- packing: Python values as C values ----------------------------------- */
 
 /* An integer (anything with __index__) as int64_t; too large is a ValueError. */

@@ -346,24 +346,43 @@ static PyObject *view_hex(ViewObject *self, PyObject *args, PyObject *kwargs) {
     return result;
 }
 
-/* Nested lists in C order; the library's iterator yields the items' addresses. */
-static PyObject *nested_list(ViewObject *self, const xbuf_view *v, const xbuf_type *type,
+/* The items of one row (the innermost dimension), from the library's
+ * iterator, into `list` from position `at`. */
+static Py_ssize_t fill_row(PyObject *list, Py_ssize_t at, xbuf_iter *it, const xbuf_type *type,
+                           xbufpy_row_reader read) {
+    char *item;
+    ptrdiff_t count, stride;
+    if (!xbuf_iter_next_row(it, &item, &count, &stride)) {
+        PyErr_SetString(PyExc_SystemError, "xbuf.View.tolist: the iterator ended early");
+        return -1;
+    }
+    return read(type, item, count, stride, list, at) < 0 ? -1 : count;
+}
+
+/* Nested lists in C order. */
+static PyObject *nested_list(const xbuf_view *v, const xbuf_type *type, xbufpy_row_reader read,
                              xbuf_iter *it, int dim) {
     Py_ssize_t n = v->shape[dim];
     PyObject *list = PyList_New(n);
-    for (Py_ssize_t i = 0; list != NULL && i < n; i++) {
-        PyObject *value;
-        void *item;
-        if (dim + 1 < v->ndim)
-            value = nested_list(self, v, type, it, dim + 1);
-        else
-            value = xbuf_iter_next(it, &item) ? xbufpy_unpack(type, item) : NULL;
-        if (value == NULL)
-            Py_CLEAR(list);
-        else
-            PyList_SET_ITEM(list, i, value);
+    if (list == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n;) {
+        if (dim + 1 == v->ndim) {
+            Py_ssize_t filled = fill_row(list, i, it, type, read);
+            if (filled < 0)
+                goto failed;
+            i += filled;
+            continue;
+        }
+        PyObject *inner = nested_list(v, type, read, it, dim + 1);
+        if (inner == NULL)
+            goto failed;
+        PyList_SET_ITEM(list, i++, inner);
     }
     return list;
+failed:
+    Py_DECREF(list); /* the unfilled slots are NULL, which list dealloc skips */
+    return NULL;
 }
 
 static PyObject *view_tolist(ViewObject *self, PyObject *unused) {
@@ -378,7 +397,7 @@ static PyObject *view_tolist(ViewObject *self, PyObject *unused) {
     xbuf_error err;
     if (xbuf_iter_init(&it, self->mview, &err) < 0)
         return xbufpy_raise(&err);
-    return nested_list(self, v, type, &it, 0);
+    return nested_list(v, type, xbufpy_row_reader_for(type), &it, 0);
 }
 
 static PyObject *view_toreadonly(ViewObject *self, PyObject *unused) {
