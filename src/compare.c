@@ -17,8 +17,9 @@
  *   addresses VOIDP POINTER FUNCTION are unsigned integers of pointer
  *             width, numbers like the others (Python reads 'P' as an int);
  *   objects   OBJECT, only against objects: as uintptr_t values.
- * Any other pairing, or different numbers of leaves, makes the views unequal
- * without reading their memory.
+ * Any other pairing, different numbers of leaves, or leaves nested
+ * differently (records against numbers, "3i" against "iii": tuples and
+ * lists in Python) makes the views unequal without reading their memory.
  *
  * Decisions the header leaves open:
  *   - Errors win over answers: both views and both formats are checked
@@ -773,11 +774,48 @@ static pair_op pair_op_of(const xbuf_type *x, const xbuf_type *y)
     }
 }
 
+/* A top-level list of items with one member ("5t", "ix", "i:name:") holds
+ * one value, not a record. */
+static const xbuf_type *single_value(const xbuf_type *t)
+{
+    return t->kind == XBUF_KIND_STRUCT && !t->braces && t->nfields == 1 ? t->fields[0].type : t;
+}
+
+/* Whether two types nest their values alike -- records of as many members,
+ * arrays of the same shape, each member alike -- as tolist() shows them in
+ * Python (tuples and lists): (1, 2) is not [1, 2], nor (1,) 1. */
+static bool same_nesting(const xbuf_type *a, const xbuf_type *b)
+{
+    a = single_value(a);
+    b = single_value(b);
+    if ((a->kind == XBUF_KIND_STRUCT) != (b->kind == XBUF_KIND_STRUCT) ||
+        (a->kind == XBUF_KIND_ARRAY) != (b->kind == XBUF_KIND_ARRAY))
+        return false;
+    if (a->kind == XBUF_KIND_STRUCT) {
+        if (a->nfields != b->nfields)
+            return false;
+        for (ptrdiff_t i = 0; i < a->nfields; i++)
+            if (!same_nesting(a->fields[i].type, b->fields[i].type))
+                return false;
+        return true;
+    }
+    if (a->kind == XBUF_KIND_ARRAY) {
+        if (a->ndim != b->ndim)
+            return false;
+        for (int i = 0; i < a->ndim; i++)
+            if (a->shape[i] != b->shape[i])
+                return false;
+        return same_nesting(a->base, b->base);
+    }
+    return true;
+}
+
 /* Set each pair's op (and typed kernel); false when the leaf structures
  * cannot be compared. */
 static bool pair_leaves(side s[2])
 {
-    if (s[0].count != s[1].count)
+    if (s[0].count != s[1].count ||
+        !same_nesting(xbuf_format_type(s[0].format), xbuf_format_type(s[1].format)))
         return false;
     for (ptrdiff_t i = 0; i < s[0].count; i++) {
         leaf_entry *x = &s[0].leaves[i];

@@ -225,9 +225,18 @@ static PyObject *unpack_pointer(const xbuf_type *t, const char *item)
 
 static PyObject *unpack_any(const xbuf_type *t, const char *item);
 
+/* A top-level list of items with one member ("5t", "ix", "i:name:") holds
+ * one value, not a record: it reads and writes as that member. */
+static bool single_item_list(const xbuf_type *t)
+{
+    return t->kind == XBUF_KIND_STRUCT && !t->braces && t->nfields == 1;
+}
+
 /* Members only: padding is not a field of the tree at all. */
 static PyObject *unpack_struct(const xbuf_type *t, const char *item)
 {
+    if (single_item_list(t))
+        return unpack_any(t->fields[0].type, item + t->fields[0].offset);
     PyObject *tuple = PyTuple_New(t->nfields);
     if (tuple == NULL)
         return NULL;
@@ -705,6 +714,8 @@ static PyObject *exact_sequence(const pack_ctx *c, PyObject *value, Py_ssize_t n
 
 static int pack_struct(const pack_ctx *c, const xbuf_type *t, char *item, PyObject *value)
 {
+    if (single_item_list(t))
+        return pack_any(c, t->fields[0].type, item + t->fields[0].offset, value);
     PyObject *seq = exact_sequence(c, value, t->nfields);
     if (seq == NULL)
         return -1;
