@@ -236,15 +236,12 @@ static int print_spec(printer *p, const xbuf_type *t)
     const xbuf_type *element = element_of(t);
     if (element == NULL || element->alignment < 1)
         return unprintable(p, "array without an element type, or alignment below 1");
-    if (element->kind != XBUF_KIND_STRUCT) {
-        char mode;
+    char mode = p->mode == 0 ? '@' : p->mode;
+    if (element->kind != XBUF_KIND_STRUCT)
         RETURN_IF_FAILED(choose_mode(p, element, &mode));
-        set_mode(p, mode);
-    } else if (p->mode == 0) {
-        set_mode(p, '@');
-    }
-    if (t->kind == XBUF_KIND_ARRAY)
+    if (t->kind == XBUF_KIND_ARRAY) /* shape first, as in print_field */
         RETURN_IF_FAILED(print_shape(p, t));
+    set_mode(p, mode);
     return print_body(p, element, element->itemsize % element->alignment == 0);
 }
 
@@ -297,22 +294,25 @@ static int print_field(printer *p, const xbuf_field *f, ptrdiff_t *pos, ptrdiff_
     if (element == NULL || element->alignment < 1 || t->alignment < 1)
         return unprintable(p, "array without an element type, or alignment below 1");
     bool aligned = f->aligned;
-    if (element->kind == XBUF_KIND_STRUCT) {
-        if (p->mode == 0)
-            set_mode(p, '@');
-    } else {
-        char mode;
+    char mode = p->mode == 0 ? '@' : p->mode; /* a struct keeps the mode in force */
+    if (element->kind != XBUF_KIND_STRUCT) {
         RETURN_IF_FAILED(choose_mode(p, element, &mode));
-        set_mode(p, mode);
         aligned = mode == '@';
     }
     /* Padding before the item; an aligned item's alignment adds the rest. */
     ptrdiff_t at = aligned ? round_up(*pos, element->alignment) : *pos, gap = f->offset - at;
     if (gap < 0 || (aligned && f->offset % element->alignment != 0))
         return unprintable(p, "fields overlap, go backwards or sit off their alignment");
+    /* An array's shape comes before its mode: "(2)<h", as NumPy writes
+     * and reads it (it rejects "<(2)h", which PEP 3118 also allows); but
+     * the text starts with a mode when padding comes first. */
+    if (t->kind != XBUF_KIND_ARRAY || (p->mode == 0 && gap > 0))
+        set_mode(p, mode);
     print_padding(p, gap);
-    if (t->kind == XBUF_KIND_ARRAY)
+    if (t->kind == XBUF_KIND_ARRAY) {
         RETURN_IF_FAILED(print_shape(p, t));
+        set_mode(p, mode);
+    }
     RETURN_IF_FAILED(print_body(p, element, aligned));
     RETURN_IF_FAILED(print_name(p, f->name));
     *pos = f->offset + t->itemsize;

@@ -1585,9 +1585,9 @@ Test(print, canonical_text)
     assert_prints("^i", "<i");  /* same size, no alignment: the same type as <i */
     assert_prints("^l", "^l");  /* native 8 bytes, unaligned: only '^' makes that */
     assert_prints("=l", "<l");
-    assert_prints("3i", "@(3)i");
-    assert_prints("(2)3i", "@(2,3)i");
-    assert_prints("(2,3)>d", ">(2,3)d");
+    assert_prints("3i", "(3)@i");
+    assert_prints("(2)3i", "(2,3)@i");
+    assert_prints("(2,3)>d", "(2,3)>d");
     assert_prints("=bi", "@b<i"); /* b is the same under '@' */
     assert_prints("b3xi", "@bi"); /* the gap is alignment */
     assert_prints("=b3xi", "@b<3xi");
@@ -1597,7 +1597,7 @@ Test(print, canonical_text)
     assert_prints("4x:a:", "@4x:a:");
     assert_prints("T{i:a:d:b:}", "@T{i:a:d:b:}");
     assert_prints("T{d:a:=b:c:}", "@T{d:a:b:c:^0x}"); /* leave '@' before the brace */
-    assert_prints("3T{i=b}", "@(3)T{ib^0x}"); /* "^0x" keeps '@' off the brace */
+    assert_prints("3T{i=b}", "(3)@T{ib^0x}"); /* "^0x" keeps '@' off the brace */
     assert_prints("b<T{@i}", "@bT{i}");
     assert_prints("&&<d", "@&&<d");
     assert_prints("&>ii", "@&>ii");
