@@ -107,8 +107,10 @@ XBUF_API int xbuf_copy_convert(const xbuf_view *dst, const xbuf_view *src,
  * Every value compares as Python reads it, so views are equal exactly when
  * their tolist() are (NaN aside).  memcmp is used only
  * where it is exact (same format, no floats, no padding).
- * Views whose formats have different leaf structures (a record against a
- * number, "ii" against "i") are unequal, not an error.
+ * Views whose values nest differently -- a record against a number, "ii"
+ * (a record) against "2i" (an array), a one-member record against its
+ * member -- are unequal, not an error; a list of one item ("5t", "ix")
+ * is that item.
  * *equal receives the answer.  Errors: XBUF_EINVAL for NULL arguments or
  * malformed views; XBUF_EFORMAT for an unparseable format; XBUF_ENOMEM.
  */

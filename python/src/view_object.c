@@ -27,6 +27,11 @@ const xbuf_view *xbufpy_view_layout(ViewObject *self) {
     return v;
 }
 
+/* Stops the walk at a leaf that ends past *limit. */
+static int leaf_past(const xbuf_leaf *leaf, void *limit) {
+    return leaf->offset + leaf->type->itemsize > *(ptrdiff_t *)limit;
+}
+
 const xbuf_type *xbufpy_view_type(ViewObject *self) {
     const xbuf_view *v = xbufpy_view_layout(self);
     if (v == NULL)
@@ -37,7 +42,10 @@ const xbuf_type *xbufpy_view_type(ViewObject *self) {
             return xbufpy_raise(&err);
     }
     const xbuf_type *type = xbuf_format_type(self->format);
-    if (type->itemsize > v->itemsize) {
+    /* A format longer than the item is fine while only padding sticks out
+     * (NumPy's one-item packed records say 'T{h:b:}' for 3 bytes). */
+    ptrdiff_t limit = v->itemsize;
+    if (type->itemsize > v->itemsize && xbuf_type_walk(type, leaf_past, &limit, NULL) != 0) {
         PyErr_Format(PyExc_BufferError,
                      "format '%s' describes %zd bytes per item, but the exporter's items are "
                      "%zd bytes",

@@ -17,6 +17,7 @@ typedef struct parsed_key {
     bool is_index[XBUF_MAX_NDIM];
     int indices;   /* how many entries are integers */
     bool sliced;   /* some slice is not the whole dimension */
+    bool ellipsis; /* NumPy: a key with '...' always gives a view */
 } parsed_key;
 
 static const xbuf_slice whole = {XBUF_SLICE_NONE, XBUF_SLICE_NONE, 1};
@@ -48,6 +49,7 @@ static int read_slice(PyObject *item, xbuf_slice *out) {
 static int read_entry(PyObject *item, parsed_key *k, int *dim, int ndim, Py_ssize_t left) {
     if (item == Py_Ellipsis) {
         *dim = ndim - (int)left;
+        k->ellipsis = true;
         return 0;
     }
     if (PySlice_Check(item)) {
@@ -70,7 +72,7 @@ static int read_entry(PyObject *item, parsed_key *k, int *dim, int ndim, Py_ssiz
 }
 
 static int read_key(PyObject *obj, int ndim, parsed_key *k) {
-    *k = (parsed_key){.indices = 0, .sliced = false};
+    *k = (parsed_key){.indices = 0, .sliced = false, .ellipsis = false};
     for (int i = 0; i < ndim; i++)
         k->slices[i] = whole;
     if (!PyTuple_Check(obj)) {
@@ -148,7 +150,7 @@ static PyObject *view_subscript(ViewObject *self, PyObject *obj) {
     parsed_key k;
     if (read_key(obj, v->ndim, &k) < 0)
         return NULL;
-    if (k.indices == v->ndim) {
+    if (k.indices == v->ndim && !k.ellipsis) {
         char *item = item_address(self, &k);
         return item == NULL ? NULL : xbufpy_view_item(self, item);
     }
