@@ -61,6 +61,7 @@
 #include <string.h>
 
 #include "copy_internal.h"
+#include "format_internal.h"
 
 /* Items the typed kernels decode at a time: their buffers (two arrays of
  * this many long doubles and two of 8-byte values, 6 KiB of stack) stay in
@@ -774,20 +775,13 @@ static pair_op pair_op_of(const xbuf_type *x, const xbuf_type *y)
     }
 }
 
-/* A top-level list of items with one member ("5t", "ix", "i:name:") holds
- * one value, not a record. */
-static const xbuf_type *single_value(const xbuf_type *t)
-{
-    return t->kind == XBUF_KIND_STRUCT && !t->braces && t->nfields == 1 ? t->fields[0].type : t;
-}
-
 /* Whether two types nest their values alike -- records of as many members,
  * arrays of the same shape, each member alike -- as tolist() shows them in
  * Python (tuples and lists): (1, 2) is not [1, 2], nor (1,) 1. */
 static bool same_nesting(const xbuf_type *a, const xbuf_type *b)
 {
-    a = single_value(a);
-    b = single_value(b);
+    a = xbuf_single_value(a);
+    b = xbuf_single_value(b);
     if ((a->kind == XBUF_KIND_STRUCT) != (b->kind == XBUF_KIND_STRUCT) ||
         (a->kind == XBUF_KIND_ARRAY) != (b->kind == XBUF_KIND_ARRAY))
         return false;

@@ -47,4 +47,12 @@ static inline bool xbuf_kind_has_order(xbuf_kind kind)
            kind != XBUF_KIND_BITS && kind != XBUF_KIND_VOID;
 }
 
+/* A top-level list of items with one member ("5t", "ix", "i:name:") holds
+ * one value, not a record: compared, converted and described as that
+ * member. */
+static inline const xbuf_type *xbuf_single_value(const xbuf_type *t)
+{
+    return t->kind == XBUF_KIND_STRUCT && !t->braces && t->nfields == 1 ? t->fields[0].type : t;
+}
+
 #endif /* XBUF_FORMAT_INTERNAL_H */
