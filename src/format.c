@@ -482,6 +482,10 @@ static void set_pointer_layout(const parser *p, xbuf_type *t)
 static int parse_leaf(parser *p, bool complex, xbuf_type **out)
 {
     char code = peek(p);
+    /* ctypes writes 'u' for its c_wchar, which is the C compiler's wchar_t:
+     * four bytes where wchar_t is (xbuf_view_format's C reading). */
+    if (p->c_layout && code == 'u' && sizeof(wchar_t) == 4)
+        code = 'w';
     const code_info *info = find_code(code);
     if (info == NULL || code == '&' || code == 'X')
         return fail(p, XBUF_EFORMAT,

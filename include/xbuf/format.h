@@ -153,7 +153,8 @@ struct xbuf_view;
  * format is written as ctypes writes them -- a '<' or '>' before every
  * leaf, no padding, no '@', '=', '^' or '!' -- and (3) the C layout of the
  * same fields (every byte order character read as '@' for sizes and
- * alignment, byte orders kept) does fill it: then that one.  ctypes
+ * alignment, byte orders kept; 'u' as the C compiler's wchar_t, which is
+ * what ctypes means by it) does fill it: then that one.  ctypes
  * exports such formats (cpython #76961: '<q' for an 8-byte c_long is fine,
  * 'T{<b:a:<i:b:}' for an 8-byte struct is not).  Condition (2) keeps
  * NumPy's formats, which may leave trailing padding unwritten, as written;

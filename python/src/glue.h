@@ -59,9 +59,9 @@ typedef struct xbufpy_source {
 /* An exporter serving `object` (borrowed) to xbuf_get, `complete` off. */
 void xbufpy_source_init(xbufpy_source *source, PyObject *object);
 
-/* xbuf_get on a source, with the Python exception set on failure: the
- * exporter's own exception when it raised one, else the library's error.
- * Returns 0 or -1. */
+/* xbuf_get on a source that completes answers as memoryview does, with the
+ * Python exception set on failure: the exporter's own exception when it
+ * raised one, else the library's error.  Returns 0 or -1. */
 int xbufpy_source_get(PyObject *object, xbuf_view *view, int flags);
 
 /* Whether `object` offers a buffer at all (tp_as_buffer or __buffer__). */

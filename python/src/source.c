@@ -147,6 +147,7 @@ int xbufpy_source_get(PyObject *object, xbuf_view *view, int flags) {
     }
     xbufpy_source source;
     xbufpy_source_init(&source, object);
+    source.complete = true;
     xbuf_error err;
     if (xbuf_get(&source.base, view, flags, &err) < 0)
         return xbufpy_raise_int(&err);

@@ -20,8 +20,8 @@
  *     bytes; its length byte is min(n, 255) and unpack clamps it to count-1,
  *     as struct does ('0p' unpacks to b'', where struct fails).
  *   - 'P' '&' 'X' are addresses: like memoryview (PyLong_AsVoidPtr), any
- *     int from -2**63 to 2**64-1, a negative one stored as its two's
- *     complement; they unpack as unsigned.
+ *     int (not other objects with __index__) from -2**63 to 2**64-1, a
+ *     negative one stored as its two's complement; they unpack as unsigned.
  *   - 'c' takes bytes of length 1, not bytearray, as struct and memoryview.
  *   - 'O' unpacks to the object (a new reference; None for NULL) but cannot
  *     be packed: the memory's owner manages those references, and a pointer
@@ -651,6 +651,8 @@ static int pack_pointer(const pack_ctx *c, const xbuf_type *t, char *item, PyObj
 {
     uint64_t u;
     int64_t i;
+    if (!PyLong_Check(value)) /* memoryview (PyLong_AsVoidPtr) takes ints only */
+        return invalid(c, PyExc_TypeError, NULL);
     PyObject *index = PyNumber_Index(value);
     if (index == NULL)
         return conversion_failed(c);

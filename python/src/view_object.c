@@ -437,18 +437,23 @@ static PyObject *view_exit(ViewObject *self, PyObject *args) {
     return view_release(self, NULL);
 }
 
-/* memoryview.cast's argument rules: shape a list or tuple of positive ints. */
-static int cast_shape(PyObject *shape, int *ndim, ptrdiff_t *extents) {
+/* memoryview.cast's argument rules: shape a list or tuple of at most 64
+ * positive ints. */
+static int cast_ndim(PyObject *shape) {
     if (!PyList_Check(shape) && !PyTuple_Check(shape)) {
         PyErr_SetString(PyExc_TypeError, "shape must be a list or a tuple");
         return -1;
     }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(shape);
-    if (n > XBUF_MAX_NDIM) {
+    if (PySequence_Fast_GET_SIZE(shape) > XBUF_MAX_NDIM) {
         PyErr_Format(PyExc_ValueError, "xbuf.View: number of dimensions must not exceed %d",
                      XBUF_MAX_NDIM);
         return -1;
     }
+    return 0;
+}
+
+static int cast_shape(PyObject *shape, int *ndim, ptrdiff_t *extents) {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(shape);
     Py_ssize_t product = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(shape, i);
@@ -457,11 +462,9 @@ static int cast_shape(PyObject *shape, int *ndim, ptrdiff_t *extents) {
             return -1;
         }
         extents[i] = PyLong_AsSsize_t(item);
+        if (extents[i] == -1 && PyErr_Occurred())
+            return -1; /* OverflowError, as memoryview raises it */
         if (extents[i] <= 0) {
-            if (extents[i] == -1 && PyErr_Occurred() &&
-                !PyErr_ExceptionMatches(PyExc_OverflowError))
-                return -1;
-            PyErr_Clear();
             PyErr_SetString(PyExc_ValueError,
                             "xbuf.View.cast(): elements of shape must be integers > 0");
             return -1;
@@ -482,12 +485,24 @@ static PyObject *view_cast(ViewObject *self, PyObject *args, PyObject *kwargs) {
     PyObject *shape = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|O:cast", keywords, &format, &shape))
         return NULL;
+    /* memoryview's order of complaints: the number of dimensions, the
+     * format, the length, then the shape's elements. */
+    const xbuf_view *v = xbufpy_view_layout(self);
+    if (v == NULL || (shape != NULL && cast_ndim(shape) < 0))
+        return NULL;
+    ptrdiff_t itemsize;
+    xbuf_error err;
+    if (xbuf_format_size(format, &itemsize, NULL, &err) < 0)
+        return xbufpy_raise(&err);
+    if (itemsize == 0 || v->len % itemsize != 0) {
+        PyErr_SetString(PyExc_TypeError, "xbuf.View: length is not a multiple of itemsize");
+        return NULL;
+    }
     int ndim = 1;
     ptrdiff_t extents[XBUF_MAX_NDIM];
     if (shape != NULL && cast_shape(shape, &ndim, extents) < 0)
         return NULL;
     xbuf_mview *m;
-    xbuf_error err;
     int rc = xbuf_mview_cast(self->mview, format, ndim, shape != NULL ? extents : NULL, &m, &err);
     return xbufpy_view_derived(self, rc, m, &err);
 }
@@ -611,8 +626,6 @@ static Py_hash_t view_hash(ViewObject *self) {
     const xbuf_view *v = xbufpy_view_layout(self);
     if (v == NULL)
         return -1;
-    if (PyObject_Hash(self->obj) == -1) /* memoryview: an unhashable exporter, an unhashable view */
-        return -1;
     if (!v->readonly) {
         PyErr_SetString(PyExc_ValueError, "cannot hash writable xbuf.View object");
         return -1;
@@ -623,6 +636,8 @@ static Py_hash_t view_hash(ViewObject *self) {
                         "xbuf.View: hashing is restricted to formats 'B', 'b' or 'c'");
         return -1;
     }
+    if (PyObject_Hash(self->obj) == -1) /* memoryview: an unhashable exporter, an unhashable view */
+        return -1;
     PyObject *bytes = bytes_in_order(self, 'C');
     if (bytes == NULL)
         return -1;

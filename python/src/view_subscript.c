@@ -181,10 +181,17 @@ static bool same_shape(const xbuf_view *a, const xbuf_view *b) {
  * layout, else converting values (memoryview refuses that; NumPy does it). */
 static int assign_from_view(const xbuf_view *dst, const xbuf_view *src) {
     xbuf_view shaped = *src;
-    ptrdiff_t extent;
+    ptrdiff_t extent, zeros[XBUF_MAX_NDIM] = {0};
     if (src->ndim == 1 && src->shape == NULL) { /* a SIMPLE-style answer */
         extent = src->len / src->itemsize;
         shaped.shape = &extent;
+    } else if (src->ndim == 0 && dst->ndim > 0) {
+        /* One item for all, as NumPy broadcasts a 0-d value: the copy
+         * engine reads a source with zero strides over and over. */
+        shaped.ndim = dst->ndim;
+        shaped.shape = dst->shape;
+        shaped.strides = zeros;
+        shaped.len = dst->len / dst->itemsize * src->itemsize;
     }
     if (!same_shape(dst, &shaped))
         return different_structures();
@@ -271,7 +278,7 @@ static int view_ass_subscript(ViewObject *self, PyObject *obj, PyObject *value) 
     parsed_key k;
     if (read_key(obj, v->ndim, &k) < 0)
         return -1;
-    if (k.indices == v->ndim)
+    if (k.indices == v->ndim && !k.ellipsis) /* with "...", a 0-d view: NumPy's rule */
         return assign_item(self, item_address(self, &k), value);
     xbuf_mview *target = select_view(self, &k, v->ndim);
     if (target == NULL)

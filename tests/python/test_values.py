@@ -241,11 +241,6 @@ def xbuf_store(code, value):
 def test_item_assignment_matches_memoryview(code, value):
     expected = memoryview_store(code, value)
     got = xbuf_store(code, value)
-    if code == "P" and isinstance(value, Index):
-        # memoryview takes only int for 'P'; xbuf takes __index__ as for
-        # every integer code
-        assert expected == (None, TypeError)
-        assume(False)
     assert got == expected, (code, value)
     if got[0] is not None:
         assert same(F(code).unpack(got[0]), memoryview(got[0]).cast(code)[0])
@@ -591,7 +586,8 @@ def test_pointers_are_addresses_as_memoryview_stores_them():
         F("P").pack(-2 ** 63 - 1)
     with pytest.raises(ValueError):
         F("&d").pack(2 ** 64)
-    assert F("P").unpack(F("P").pack(Index(8))) == 8
+    with pytest.raises(TypeError):  # an address is an int, as memoryview wants it
+        F("P").pack(Index(8))
     assert F("X{i->d}").unpack(F("X{i->d}").pack(2 ** 63)) == 2 ** 63
 
 
