@@ -455,3 +455,34 @@ def test_cli_format():
     assert lines[1] == "  canonical @T{<i:x:(2,2)d:y:}"
     assert lines[2] == "  kind struct, itemsize 36, alignment 1"
     assert [line.split()[:2] for line in lines[3:]] == [["0", "x:"], ["4", "y:"]]
+
+
+# ---- xbuf.Exporter, the reference exporter, in every mode ------------------------------
+
+E = xbuf.Exporter
+EXPORTERS = {
+    "c-order": lambda: E(list(range(12)), shape=(3, 4), format="<i"),
+    "read-only": lambda: E(list(range(12)), shape=(3, 4), format="<i", flags=E.READONLY),
+    "fortran": lambda: E(list(range(12)), shape=(3, 4), format="<i", flags=E.FORTRAN),
+    "pil": lambda: E(list(range(24)), shape=(2, 3, 4), format="<h", flags=E.PIL),
+    "0-d": lambda: E([5.0], shape=(), format="d"),
+    "zero-size": lambda: E([], shape=(0, 3)),
+    "negative strides": lambda: E(list(range(6)), shape=(3,), strides=(-2,), offset=4),
+    "records": lambda: E([(1, 2.0), (3, 4.0)], format="T{<i:a:<d:b:}"),
+    "redirect": lambda: E(bytearray(8), flags=E.REDIRECT),
+    "redirect strided": lambda: E(np.arange(12.0).reshape(3, 4)[:, ::2], flags=E.REDIRECT),
+    "getbuf fail": lambda: E(list(range(4)), flags=E.GETBUF_FAIL),
+}
+
+
+@pytest.mark.parametrize("name", EXPORTERS)
+def test_reference_exporter_conforms_in_every_mode(name):
+    exporter = EXPORTERS[name]()
+    problems, answered, refused = xbuf.check(exporter, summary=True)
+    assert problems == []
+    assert answered + refused == 72
+    assert exporter.exports == 0, "every view the check took was given back"
+    if name == "getbuf fail":
+        assert answered == 0
+    else:
+        assert answered > 0
