@@ -14,6 +14,8 @@
  *   xbuf/mview.h     layer 4: the view object -- slicing, indexing, fields,
  *                    casts, permutations, re-export and release
  *   xbuf/conformance.h  the conformance checker for any exporter
+ *   xbuf/dlpack.h    layer 5: views to and from DLPack managed tensors
+ *   xbuf/numpy.h     layer 5: formats as NumPy's array interface describes them
  */
 #ifndef XBUF_H
 #define XBUF_H
@@ -24,5 +26,7 @@
 #include "xbuf/copy.h"
 #include "xbuf/mview.h"
 #include "xbuf/conformance.h"
+#include "xbuf/dlpack.h"
+#include "xbuf/numpy.h"
 
 #endif /* XBUF_H */

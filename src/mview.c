@@ -488,16 +488,17 @@ static int print_type(const xbuf_type *t, char *buf, size_t size, char **text,
                       size_t *text_size, xbuf_error *err)
 {
     size_t length = 0;
+    int rc = xbuf_type_print(t, buf, size, &length, err);
     /* A leaf field stands alone in the new view, where its alignment means
      * nothing -- and an aligned big-endian leaf (a C struct's member, read
      * by xbuf_view_format) has no byte-order character of its own. */
     xbuf_type alone;
-    if (t->kind != XBUF_KIND_STRUCT && t->kind != XBUF_KIND_ARRAY && t->alignment > 1) {
+    if (rc == XBUF_EUNSUPPORTED && t->kind != XBUF_KIND_STRUCT && t->kind != XBUF_KIND_ARRAY) {
         alone = *t;
         alone.alignment = 1;
         t = &alone;
+        rc = xbuf_type_print(t, buf, size, &length, err);
     }
-    int rc = xbuf_type_print(t, buf, size, &length, err);
     if (rc == XBUF_OK) {
         *text = buf;
         *text_size = 0;
