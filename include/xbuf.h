@@ -15,6 +15,7 @@
  *                    casts, permutations, re-export and release
  *   xbuf/conformance.h  the conformance checker for any exporter
  *   xbuf/dlpack.h    layer 5: views to and from DLPack managed tensors
+ *   xbuf/arrow.h     layer 5: views to and from the Arrow C data interface
  *   xbuf/numpy.h     layer 5: formats as NumPy's array interface describes them
  */
 #ifndef XBUF_H
@@ -27,6 +28,7 @@
 #include "xbuf/mview.h"
 #include "xbuf/conformance.h"
 #include "xbuf/dlpack.h"
+#include "xbuf/arrow.h"
 #include "xbuf/numpy.h"
 
 #endif /* XBUF_H */

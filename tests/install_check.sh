@@ -20,7 +20,7 @@ done
 soname=$(readelf -d "$libdir/libxbuf.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = "libxbuf.so.0" ] || fail "soname is '$soname', expected libxbuf.so.0"
 for header in xbuf.h xbuf/base.h xbuf/protocol.h xbuf/format.h xbuf/copy.h xbuf/mview.h \
-              xbuf/conformance.h xbuf/dlpack.h xbuf/numpy.h; do
+              xbuf/conformance.h xbuf/dlpack.h xbuf/arrow.h xbuf/numpy.h; do
     [ -n "$(find "$dest" -path "*/include/$header")" ] || fail "missing header $header"
 done
 
