@@ -130,6 +130,8 @@ int xbufpy_view_ready(PyObject *module);
 int xbufpy_format_ready(PyObject *module);
 int xbufpy_exporter_ready(PyObject *module);
 int xbufpy_check_ready(PyObject *module);
+int xbufpy_dlpack_ready(PyObject *module);
+int xbufpy_arrow_ready(PyObject *module);
 
 /* A parsed format for a Python str (ValueError naming the position and
  * what was expected, as xbuf.Format does).  New reference to the xbuf

@@ -24,7 +24,8 @@ static int module_exec(PyObject *module) {
     if (PyModule_AddStringConstant(module, "library_version", xbuf_version()) < 0)
         return -1;
     if (xbufpy_format_ready(module) < 0 || xbufpy_view_ready(module) < 0 ||
-        xbufpy_exporter_ready(module) < 0 || xbufpy_check_ready(module) < 0)
+        xbufpy_exporter_ready(module) < 0 || xbufpy_check_ready(module) < 0 ||
+        xbufpy_dlpack_ready(module) < 0 || xbufpy_arrow_ready(module) < 0)
         return -1;
     return 0;
 }

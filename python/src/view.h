@@ -37,6 +37,21 @@ const xbuf_type *xbufpy_view_type(ViewObject *self);
  * NULL with an exception when rc < 0 (err describes it; m is then NULL). */
 PyObject *xbufpy_view_derived(ViewObject *parent, int rc, xbuf_mview *m, const xbuf_error *err);
 
+/* A new View of `m` (the reference is stolen; NULL on failure, m freed)
+ * whose `obj` is `obj`. */
+PyObject *xbufpy_view_new(xbuf_mview *m, PyObject *obj);
+
+/* DLPack (dlpack_glue.c). */
+PyObject *xbufpy_view_dlpack(ViewObject *self, PyObject *args, PyObject *kwargs);
+PyObject *xbufpy_view_dlpack_device(ViewObject *self, PyObject *unused);
+
+/* Arrow (arrow_glue.c). */
+PyObject *xbufpy_view_arrow_schema(ViewObject *self, PyObject *unused);
+PyObject *xbufpy_view_arrow_array(ViewObject *self, PyObject *args, PyObject *kwargs);
+
+/* NumPy's array interface (array_interface.c). */
+PyObject *xbufpy_view_array_interface(ViewObject *self, void *closure);
+
 /* The value of the item at `item` (of the View's type). */
 PyObject *xbufpy_view_item(ViewObject *self, const char *item);
 

@@ -76,6 +76,10 @@ static PyObject *view_wrap(xbuf_mview *m, PyObject *obj, xbuf_format *format) {
     return (PyObject *)self;
 }
 
+PyObject *xbufpy_view_new(xbuf_mview *m, PyObject *obj) {
+    return view_wrap(m, obj, NULL);
+}
+
 PyObject *xbufpy_view_derived(ViewObject *parent, int rc, xbuf_mview *m, const xbuf_error *err) {
     if (rc < 0)
         return xbufpy_raise(err);
@@ -274,6 +278,8 @@ static PyGetSetDef view_getset[] = {
     {"contiguous", (getter)get_contiguous, NULL,
      "Whether the memory is C- or Fortran-contiguous.", NULL},
     {"T", (getter)get_T, NULL, "The view with its dimensions reversed.", NULL},
+    {"__array_interface__", (getter)xbufpy_view_array_interface, NULL,
+     "NumPy's array interface (version 3): shape, strides, typestr, descr, data.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -582,6 +588,18 @@ static PyMethodDef view_methods[] = {
     {"transpose", (PyCFunction)view_transpose, METH_VARARGS,
      "transpose(*axes) -> View\n\nDimensions reordered: new dimension i is old axes[i];\n"
      "no axes reverses them."},
+    {"__dlpack__", (PyCFunction)(void (*)(void))xbufpy_view_dlpack,
+     METH_VARARGS | METH_KEYWORDS,
+     "__dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None)\n\n"
+     "The memory as a DLPack capsule (the array API standard's protocol)."},
+    {"__dlpack_device__", (PyCFunction)xbufpy_view_dlpack_device, METH_NOARGS,
+     "__dlpack_device__() -> (1, 0): CPU memory."},
+    {"__arrow_c_schema__", (PyCFunction)xbufpy_view_arrow_schema, METH_NOARGS,
+     "__arrow_c_schema__() -> PyCapsule\n\nThe Arrow type of the view (PyCapsule interface)."},
+    {"__arrow_c_array__", (PyCFunction)(void (*)(void))xbufpy_view_arrow_array,
+     METH_VARARGS | METH_KEYWORDS,
+     "__arrow_c_array__(requested_schema=None) -> (schema, array)\n\n"
+     "The view as an Arrow array, zero-copy (PyCapsule interface; see xbuf.to_arrow)."},
     {"__enter__", (PyCFunction)view_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)view_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},

@@ -10,7 +10,9 @@ tells whether any object exports its buffer by the rules.
 All algorithms live in the C library libxbuf; this package is glue.
 """
 
-from ._xbuf import Exporter, Format, View, calcsize, check, library_version
+from ._xbuf import (Exporter, Format, View, calcsize, check, from_arrow, from_dlpack,
+                    library_version, to_arrow)
 
-__all__ = ["View", "Format", "Exporter", "calcsize", "check", "library_version"]
+__all__ = ["View", "Format", "Exporter", "calcsize", "check", "from_dlpack", "from_arrow",
+           "to_arrow", "library_version"]
 __version__ = library_version
