@@ -3,7 +3,8 @@
 # rebuilds what changed.
 #
 #   make          build the library, examples, tests and benchmarks
-#   make demo     build and run the example exporters' demo
+#   make demo     build and run the example exporters' demo, and hand one C
+#                 buffer to NumPy, PyTorch and pyarrow (examples/interop.py)
 #   make test     C tests, Python tests, exported-symbol check, install
 #                 checks (meson install, pip install .), then the whole C
 #                 suite again under ASan + UBSan
@@ -46,6 +47,7 @@ build: $(BOOTSTRAP) $(BUILD)/build.ninja
 
 demo: build
 	$(BUILD)/examples/xbuf-demo
+	PYTHONPATH=$(BUILD)/examples $(PYTHON) examples/interop.py
 
 test: test-c test-python test-install test-asan
 	@echo "make test: all suites passed"
