@@ -26,6 +26,7 @@
 #include <xbuf.h>
 
 #include "failing_alloc.h"
+#include "test_support.h"
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define JUNK ((xbuf_mview *)(uintptr_t)0x10)
@@ -40,44 +41,7 @@
 
 /* ==== scaffolding ======================================================= */
 
-static void begin(void)
-{
-    failing_alloc_install(true);
-}
-
-static void finish(void)
-{
-    cr_assert_eq(failing_alloc_errors(), 0, "allocator contract violated: %s",
-                 failing_alloc_first_error());
-    cr_assert_eq(failing_alloc_live_blocks(), 0, "%zu blocks (%zu bytes) leaked",
-                 failing_alloc_live_blocks(), failing_alloc_live_bytes());
-}
-
 #define TEST(name) Test(arrow, name, .init = begin)
-
-/* Both need a local `xbuf_error err`. */
-#define MUST(expr)                                                                           \
-    do {                                                                                     \
-        int must_rc_ = (expr);                                                               \
-        cr_assert_eq(must_rc_, XBUF_OK, "%s failed with %s: %s", #expr,                      \
-                     xbuf_strerror(must_rc_), err.message);                                  \
-    } while (0)
-
-#define FAILS(expr, want_code)                                                               \
-    do {                                                                                     \
-        xbuf_error_clear(&err);                                                              \
-        int fails_rc_ = (expr);                                                              \
-        cr_assert_eq(fails_rc_, (want_code), "%s returned %d (%s), expected %s; message: %s",\
-                     #expr, fails_rc_, xbuf_strerror(fails_rc_), xbuf_strerror(want_code),   \
-                     err.message);                                                           \
-        cr_assert_eq(err.code, fails_rc_, "%s: err.code %d differs from the result", #expr,  \
-                     err.code);                                                              \
-        cr_assert_neq(err.message[0], '\0', "%s: no error message", #expr);                  \
-    } while (0)
-
-#define SAYS(needle)                                                                         \
-    cr_assert(strstr(err.message, (needle)) != NULL, "message \"%s\" does not say \"%s\"",   \
-              err.message, (needle))
 
 /* ==== a source of views ================================================== */
 

@@ -27,6 +27,7 @@
 #include <xbuf.h>
 
 #include "failing_alloc.h"
+#include "test_support.h"
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define JUNK_TENSOR ((xbuf_dl_managed_tensor_versioned *)(uintptr_t)0x10)
@@ -38,43 +39,20 @@
 
 static unsigned char arena[16384] __attribute__((aligned(256)));
 
-static void begin(void)
+static void begin_with_arena(void)
 {
     for (size_t i = 0; i < sizeof arena; i++)
         arena[i] = (unsigned char)(i * 37 + 11);
-    failing_alloc_install(true);
+    begin();
 }
 
-/* Nothing xbuf allocated is still live, and every free had the right size. */
-static void finish(void)
-{
-    cr_assert_eq(failing_alloc_errors(), 0, "allocator contract violated: %s",
-                 failing_alloc_first_error());
-    cr_assert_eq(failing_alloc_live_blocks(), 0, "%zu blocks (%zu bytes) leaked",
-                 failing_alloc_live_blocks(), failing_alloc_live_bytes());
-}
+#define TEST(name) Test(dlpack, name, .init = begin_with_arena)
 
-#define TEST(name) Test(dlpack, name, .init = begin)
-
-/* Both need a local `xbuf_error err`. */
-#define MUST(expr)                                                                           \
+/* FAILS, and the message says `needle`. */
+#define FAILS_SAYING(expr, want_code, needle)                                                \
     do {                                                                                     \
-        int must_rc_ = (expr);                                                               \
-        cr_assert_eq(must_rc_, XBUF_OK, "%s failed with %s: %s", #expr,                      \
-                     xbuf_strerror(must_rc_), err.message);                                  \
-    } while (0)
-
-#define FAILS(expr, want_code, needle)                                                       \
-    do {                                                                                     \
-        xbuf_error_clear(&err);                                                              \
-        int fails_rc_ = (expr);                                                              \
-        cr_assert_eq(fails_rc_, (want_code), "%s returned %d (%s), expected %s; message: %s",\
-                     #expr, fails_rc_, xbuf_strerror(fails_rc_), xbuf_strerror(want_code),   \
-                     err.message);                                                           \
-        cr_assert_eq(err.code, fails_rc_, "%s: err.code %d differs from the result", #expr,  \
-                     err.code);                                                              \
-        cr_assert(strstr(err.message, (needle)) != NULL, "%s: message \"%s\" lacks \"%s\"",  \
-                  #expr, err.message, (needle));                                             \
+        FAILS(expr, want_code);                                                              \
+        SAYS(needle);                                                                        \
     } while (0)
 
 static char native_order(void)
@@ -581,11 +559,11 @@ TEST(export_holds_the_view_until_the_deleter)
     xbuf_dl_managed_tensor_versioned *t = export_ok(m, XBUF_DLPACK_COPY_NEVER);
     xbuf_dl_managed_tensor *l = export_legacy_ok(m, XBUF_DLPACK_COPY_NEVER);
     cr_assert_eq(xbuf_mview_exports(m), 2);
-    FAILS(xbuf_mview_release(m, &err), XBUF_EBUSY, "2 views exported");
+    FAILS_SAYING(xbuf_mview_release(m, &err), XBUF_EBUSY, "2 views exported");
     cr_assert_not(xbuf_mview_is_released(m));
     t->deleter(t);
     cr_assert_eq(xbuf_mview_exports(m), 1);
-    FAILS(xbuf_mview_release(m, &err), XBUF_EBUSY, "1 view exported");
+    FAILS_SAYING(xbuf_mview_release(m, &err), XBUF_EBUSY, "1 view exported");
     /* the tensor outlives the mview's last reference */
     xbuf_mview_unref(m);
     cr_assert_eq(s.releases, 0);
@@ -600,11 +578,11 @@ TEST(export_holds_the_view_until_the_deleter)
     MUST(xbuf_mview_release(m, &err));
     cr_assert_eq(s.releases, 1);
     t = JUNK_TENSOR;
-    FAILS(xbuf_dlpack_export(m, XBUF_DLPACK_COPY_IF_NEEDED, &t, &err), XBUF_ERELEASED,
+    FAILS_SAYING(xbuf_dlpack_export(m, XBUF_DLPACK_COPY_IF_NEEDED, &t, &err), XBUF_ERELEASED,
           "released");
     cr_assert_null(t);
     xbuf_dl_managed_tensor *l2 = JUNK_LEGACY;
-    FAILS(xbuf_dlpack_export_legacy(m, XBUF_DLPACK_COPY_ALWAYS, &l2, &err), XBUF_ERELEASED,
+    FAILS_SAYING(xbuf_dlpack_export_legacy(m, XBUF_DLPACK_COPY_ALWAYS, &l2, &err), XBUF_ERELEASED,
           "released");
     cr_assert_null(l2);
     xbuf_mview_unref(m);
@@ -646,18 +624,18 @@ TEST(export_argument_errors)
     xbuf_mview *m = open_1d(&s, "i", 4, 4);
     xbuf_dl_managed_tensor_versioned *t = JUNK_TENSOR;
     xbuf_dl_managed_tensor *l = JUNK_LEGACY;
-    FAILS(xbuf_dlpack_export(NULL, XBUF_DLPACK_COPY_NEVER, &t, &err), XBUF_EINVAL, "NULL");
+    FAILS_SAYING(xbuf_dlpack_export(NULL, XBUF_DLPACK_COPY_NEVER, &t, &err), XBUF_EINVAL, "NULL");
     cr_assert_null(t);
-    FAILS(xbuf_dlpack_export(m, XBUF_DLPACK_COPY_NEVER, NULL, &err), XBUF_EINVAL, "NULL");
+    FAILS_SAYING(xbuf_dlpack_export(m, XBUF_DLPACK_COPY_NEVER, NULL, &err), XBUF_EINVAL, "NULL");
     t = JUNK_TENSOR;
-    FAILS(xbuf_dlpack_export(m, (xbuf_dlpack_copy)7, &t, &err), XBUF_EINVAL, "policy 7");
+    FAILS_SAYING(xbuf_dlpack_export(m, (xbuf_dlpack_copy)7, &t, &err), XBUF_EINVAL, "policy 7");
     cr_assert_null(t);
-    FAILS(xbuf_dlpack_export_legacy(NULL, XBUF_DLPACK_COPY_NEVER, &l, &err), XBUF_EINVAL,
+    FAILS_SAYING(xbuf_dlpack_export_legacy(NULL, XBUF_DLPACK_COPY_NEVER, &l, &err), XBUF_EINVAL,
           "NULL");
     cr_assert_null(l);
-    FAILS(xbuf_dlpack_export_legacy(m, XBUF_DLPACK_COPY_NEVER, NULL, &err), XBUF_EINVAL, "NULL");
+    FAILS_SAYING(xbuf_dlpack_export_legacy(m, XBUF_DLPACK_COPY_NEVER, NULL, &err), XBUF_EINVAL, "NULL");
     l = JUNK_LEGACY;
-    FAILS(xbuf_dlpack_export_legacy(m, (xbuf_dlpack_copy)-1, &l, &err), XBUF_EINVAL, "policy");
+    FAILS_SAYING(xbuf_dlpack_export_legacy(m, (xbuf_dlpack_copy)-1, &l, &err), XBUF_EINVAL, "policy");
     cr_assert_null(l);
     /* NULL err is fine */
     cr_assert_eq(xbuf_dlpack_export(NULL, XBUF_DLPACK_COPY_NEVER, &t, NULL), XBUF_EINVAL);
@@ -693,7 +671,7 @@ static void assert_copy_case(const copy_case *c)
     const xbuf_view *v = V(c->m);
     if (!c->legacy_only) {
         xbuf_dl_managed_tensor_versioned *t = JUNK_TENSOR;
-        FAILS(xbuf_dlpack_export(c->m, XBUF_DLPACK_COPY_NEVER, &t, &err), XBUF_EUNSUPPORTED,
+        FAILS_SAYING(xbuf_dlpack_export(c->m, XBUF_DLPACK_COPY_NEVER, &t, &err), XBUF_EUNSUPPORTED,
               c->needle);
         cr_assert(strstr(err.message, "without a copy") != NULL, "%s: %s", c->what,
                   err.message);
@@ -709,7 +687,7 @@ static void assert_copy_case(const copy_case *c)
         }
     }
     xbuf_dl_managed_tensor *l = JUNK_LEGACY;
-    FAILS(xbuf_dlpack_export_legacy(c->m, XBUF_DLPACK_COPY_NEVER, &l, &err), XBUF_EUNSUPPORTED,
+    FAILS_SAYING(xbuf_dlpack_export_legacy(c->m, XBUF_DLPACK_COPY_NEVER, &l, &err), XBUF_EUNSUPPORTED,
           c->needle);
     cr_assert_null(l);
     cr_assert_eq(xbuf_mview_exports(c->m), 0);
@@ -839,11 +817,11 @@ TEST(export_types_dlpack_lacks)
         xbuf_mview *m = open_1d(&s, cases[i].format, cases[i].itemsize, 3);
         for (int copy = XBUF_DLPACK_COPY_NEVER; copy <= XBUF_DLPACK_COPY_ALWAYS; copy++) {
             xbuf_dl_managed_tensor_versioned *t = JUNK_TENSOR;
-            FAILS(xbuf_dlpack_export(m, (xbuf_dlpack_copy)copy, &t, &err), XBUF_EUNSUPPORTED,
+            FAILS_SAYING(xbuf_dlpack_export(m, (xbuf_dlpack_copy)copy, &t, &err), XBUF_EUNSUPPORTED,
                   cases[i].needle);
             cr_assert_null(t);
             xbuf_dl_managed_tensor *l = JUNK_LEGACY;
-            FAILS(xbuf_dlpack_export_legacy(m, (xbuf_dlpack_copy)copy, &l, &err),
+            FAILS_SAYING(xbuf_dlpack_export_legacy(m, (xbuf_dlpack_copy)copy, &l, &err),
                   XBUF_EUNSUPPORTED, cases[i].needle);
             cr_assert_null(l);
             cr_assert_eq(xbuf_mview_exports(m), 0);
@@ -1064,7 +1042,7 @@ TEST(import_readonly_flag)
     MUST(xbuf_dlpack_import(&p.t, &m, &err));
     cr_assert_eq(V(m)->readonly, 1);
     xbuf_view v;
-    FAILS(xbuf_get(xbuf_mview_exporter(m), &v, XBUF_FULL, &err), XBUF_EREQUEST, "read-only");
+    FAILS_SAYING(xbuf_get(xbuf_mview_exporter(m), &v, XBUF_FULL, &err), XBUF_EREQUEST, "read-only");
     MUST(xbuf_get(xbuf_mview_exporter(m), &v, XBUF_FULL_RO, &err));
     xbuf_release(&v);
     /* and it stays read-only when exported again */
@@ -1294,9 +1272,9 @@ static void assert_refused(producer *p, bool legacy, const bad_case *c)
     xbuf_mview *m = JUNK_MVIEW;
     if (legacy) {
         p->legacy.dl_tensor = p->t.dl_tensor;
-        FAILS(xbuf_dlpack_import_legacy(&p->legacy, &m, &err), c->code, c->needle);
+        FAILS_SAYING(xbuf_dlpack_import_legacy(&p->legacy, &m, &err), c->code, c->needle);
     } else {
-        FAILS(xbuf_dlpack_import(&p->t, &m, &err), c->code, c->needle);
+        FAILS_SAYING(xbuf_dlpack_import(&p->t, &m, &err), c->code, c->needle);
     }
     cr_assert_null(m, "%s: *out not NULL", c->what);
     cr_assert_eq(p->deletes + p->legacy_deletes, 0, "%s: xbuf called the deleter", c->what);
@@ -1330,19 +1308,19 @@ TEST(import_refusals_leave_the_tensor_to_the_caller)
     /* NULL arguments */
     xbuf_error err;
     xbuf_mview *m = JUNK_MVIEW;
-    FAILS(xbuf_dlpack_import(NULL, &m, &err), XBUF_EINVAL, "NULL");
+    FAILS_SAYING(xbuf_dlpack_import(NULL, &m, &err), XBUF_EINVAL, "NULL");
     cr_assert_null(m);
     m = JUNK_MVIEW;
-    FAILS(xbuf_dlpack_import_legacy(NULL, &m, &err), XBUF_EINVAL, "NULL");
+    FAILS_SAYING(xbuf_dlpack_import_legacy(NULL, &m, &err), XBUF_EINVAL, "NULL");
     cr_assert_null(m);
     producer p;
     producer_init(&p, XBUF_DL_INT, 32, 0, NULL);
-    FAILS(xbuf_dlpack_import(&p.t, NULL, &err), XBUF_EINVAL, "out is NULL");
-    FAILS(xbuf_dlpack_import_legacy(&p.legacy, NULL, &err), XBUF_EINVAL, "out is NULL");
+    FAILS_SAYING(xbuf_dlpack_import(&p.t, NULL, &err), XBUF_EINVAL, "out is NULL");
+    FAILS_SAYING(xbuf_dlpack_import_legacy(&p.legacy, NULL, &err), XBUF_EINVAL, "out is NULL");
     cr_assert_eq(xbuf_dlpack_import(NULL, &m, NULL), XBUF_EINVAL);
     /* a 0-d tensor has one item: NULL data is malformed */
     p.t.dl_tensor.data = NULL;
-    FAILS(xbuf_dlpack_import(&p.t, &m, &err), XBUF_EINVAL, "NULL data");
+    FAILS_SAYING(xbuf_dlpack_import(&p.t, &m, &err), XBUF_EINVAL, "NULL data");
     cr_assert_eq(p.deletes, 0);
     finish();
 }
@@ -1442,7 +1420,7 @@ TEST(import_then_export_chains_ownership)
     xbuf_dl_managed_tensor_versioned *t = export_ok(m, XBUF_DLPACK_COPY_NEVER);
     cr_assert_eq(t->dl_tensor.data, (void *)arena);
     cr_assert_eq(t->dl_tensor.strides[0], 5);
-    FAILS(xbuf_mview_release(m, &err), XBUF_EBUSY, "1 view exported");
+    FAILS_SAYING(xbuf_mview_release(m, &err), XBUF_EBUSY, "1 view exported");
     xbuf_mview_unref(m);
     cr_assert_eq(p.deletes, 0);
     t->deleter(t);

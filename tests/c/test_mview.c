@@ -33,6 +33,7 @@
 #include <xbuf.h>
 
 #include "failing_alloc.h"
+#include "test_support.h"
 #include "image.h"
 #include "samples.h"
 
@@ -45,41 +46,7 @@
 
 /* ==== scaffolding ======================================================= */
 
-static void begin(void)
-{
-    failing_alloc_install(true);
-}
-
-/* Nothing xbuf allocated is still live, and every free had the right size. */
-static void finish(void)
-{
-    cr_assert_eq(failing_alloc_errors(), 0, "allocator contract violated: %s",
-                 failing_alloc_first_error());
-    cr_assert_eq(failing_alloc_live_blocks(), 0, "%zu blocks (%zu bytes) leaked",
-                 failing_alloc_live_blocks(), failing_alloc_live_bytes());
-}
-
 #define TEST(name) Test(mview, name, .init = begin)
-
-/* Both need a local `xbuf_error err`. */
-#define MUST(expr)                                                                           \
-    do {                                                                                     \
-        int must_rc_ = (expr);                                                               \
-        cr_assert_eq(must_rc_, XBUF_OK, "%s failed with %s: %s", #expr,                      \
-                     xbuf_strerror(must_rc_), err.message);                                  \
-    } while (0)
-
-#define FAILS(expr, want_code)                                                               \
-    do {                                                                                     \
-        xbuf_error_clear(&err);                                                              \
-        int fails_rc_ = (expr);                                                              \
-        cr_assert_eq(fails_rc_, (want_code), "%s returned %d (%s), expected %s; message: %s",\
-                     #expr, fails_rc_, xbuf_strerror(fails_rc_), xbuf_strerror(want_code),   \
-                     err.message);                                                           \
-        cr_assert_eq(err.code, fails_rc_, "%s: err.code %d differs from the result", #expr,  \
-                     err.code);                                                              \
-        cr_assert_neq(err.message[0], '\0', "%s: no error message", #expr);                  \
-    } while (0)
 
 /* A derivation that must fail with `code` and leave *out NULL. */
 #define DERIVE_FAILS(expr, out, want_code)                                                   \
