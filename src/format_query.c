@@ -378,3 +378,28 @@ int xbuf_type_walk(const xbuf_type *type, xbuf_leaf_visitor visit, void *context
     xbuf_free(w.path, w.capacity);
     return rc;
 }
+
+const char *xbuf_kind_name(xbuf_kind kind)
+{
+    switch (kind) {
+    case XBUF_KIND_INT: return "int";
+    case XBUF_KIND_UINT: return "uint";
+    case XBUF_KIND_BOOL: return "bool";
+    case XBUF_KIND_FLOAT: return "float";
+    case XBUF_KIND_COMPLEX: return "complex";
+    case XBUF_KIND_CHAR: return "char";
+    case XBUF_KIND_BYTES: return "bytes";
+    case XBUF_KIND_PASCAL: return "pascal";
+    case XBUF_KIND_UCS2: return "ucs2";
+    case XBUF_KIND_UCS4: return "ucs4";
+    case XBUF_KIND_BITS: return "bits";
+    case XBUF_KIND_OBJECT: return "object";
+    case XBUF_KIND_VOIDP: return "voidp";
+    case XBUF_KIND_POINTER: return "pointer";
+    case XBUF_KIND_FUNCTION: return "function";
+    case XBUF_KIND_VOID: return "void";
+    case XBUF_KIND_STRUCT: return "struct";
+    case XBUF_KIND_ARRAY: return "array";
+    }
+    return "unknown";
+}

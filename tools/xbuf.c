@@ -94,31 +94,6 @@ typedef struct table {
     bool out_of_memory;
 } table;
 
-static const char *kind_name(xbuf_kind kind)
-{
-    switch (kind) {
-    case XBUF_KIND_INT: return "int";
-    case XBUF_KIND_UINT: return "uint";
-    case XBUF_KIND_BOOL: return "bool";
-    case XBUF_KIND_FLOAT: return "float";
-    case XBUF_KIND_COMPLEX: return "complex";
-    case XBUF_KIND_CHAR: return "char";
-    case XBUF_KIND_BYTES: return "bytes";
-    case XBUF_KIND_PASCAL: return "pascal";
-    case XBUF_KIND_UCS2: return "ucs2";
-    case XBUF_KIND_UCS4: return "ucs4";
-    case XBUF_KIND_BITS: return "bits";
-    case XBUF_KIND_OBJECT: return "object";
-    case XBUF_KIND_VOIDP: return "void*";
-    case XBUF_KIND_POINTER: return "pointer";
-    case XBUF_KIND_FUNCTION: return "function";
-    case XBUF_KIND_VOID: return "void";
-    case XBUF_KIND_STRUCT: return "struct";
-    case XBUF_KIND_ARRAY: return "array";
-    }
-    return "?";
-}
-
 /* The format code as written: "Zd" for complex, else one character. */
 static void code_text(const xbuf_type *t, char out[3])
 {
@@ -264,7 +239,7 @@ static widths measure(const table *tb)
         if (r->type == NULL)
             continue;
         w.path = max_int(w.path, (int)strlen(r->path));
-        w.kind = max_int(w.kind, (int)strlen(kind_name(r->type->kind)));
+        w.kind = max_int(w.kind, (int)strlen(xbuf_kind_name(r->type->kind)));
     }
     return w;
 }
@@ -281,7 +256,7 @@ static void print_row(const row *r, const widths *w)
     code_text(r->type, code);
     char order[2] = {r->type->byteorder, '\0'};
     printf("  %-*s  %*td  %*td  %-*s  %-*s  ", w->path, r->path, w->offset, r->offset, w->size,
-           r->size, w->kind, kind_name(r->type->kind), w->code, code);
+           r->size, w->kind, xbuf_kind_name(r->type->kind), w->code, code);
     if (r->detail[0] != '\0')
         printf("%-5s  %s\n", order, r->detail);
     else

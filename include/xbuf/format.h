@@ -79,6 +79,12 @@ typedef enum xbuf_kind {
     XBUF_KIND_ARRAY      /* (k1,...)base or a repeat count: ndim, shape, base */
 } xbuf_kind;
 
+/* The kind's name in lower case, as xbuf.Format.kind and the `xbuf format`
+ * tool show it: "int", "uint", "bool", "float", "complex", "char",
+ * "bytes", "pascal", "ucs2", "ucs4", "bits", "object", "voidp", "pointer",
+ * "function", "void", "struct", "array"; "unknown" for other values. */
+XBUF_API const char *xbuf_kind_name(xbuf_kind kind);
+
 /* Byte orders of a leaf. */
 #define XBUF_LITTLE '<'
 #define XBUF_BIG '>'

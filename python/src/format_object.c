@@ -177,35 +177,10 @@ static PyObject *get_byteorder(PyObject *op, void *closure)
     return PyUnicode_FromStringAndSize(&order, 1);
 }
 
-static const char *kind_name(xbuf_kind kind)
-{
-    switch (kind) {
-    case XBUF_KIND_INT: return "int";
-    case XBUF_KIND_UINT: return "uint";
-    case XBUF_KIND_BOOL: return "bool";
-    case XBUF_KIND_FLOAT: return "float";
-    case XBUF_KIND_COMPLEX: return "complex";
-    case XBUF_KIND_CHAR: return "char";
-    case XBUF_KIND_BYTES: return "bytes";
-    case XBUF_KIND_PASCAL: return "pascal";
-    case XBUF_KIND_UCS2: return "ucs2";
-    case XBUF_KIND_UCS4: return "ucs4";
-    case XBUF_KIND_BITS: return "bits";
-    case XBUF_KIND_OBJECT: return "object";
-    case XBUF_KIND_VOIDP: return "voidp";
-    case XBUF_KIND_POINTER: return "pointer";
-    case XBUF_KIND_FUNCTION: return "function";
-    case XBUF_KIND_VOID: return "void";
-    case XBUF_KIND_STRUCT: return "struct";
-    case XBUF_KIND_ARRAY: return "array";
-    }
-    return "unknown";
-}
-
 static PyObject *get_kind(PyObject *op, void *closure)
 {
     (void)closure;
-    return PyUnicode_FromString(kind_name(((FormatObject *)op)->type->kind));
+    return PyUnicode_FromString(xbuf_kind_name(((FormatObject *)op)->type->kind));
 }
 
 static PyObject *get_shape(PyObject *op, void *closure)

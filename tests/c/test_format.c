@@ -2406,3 +2406,14 @@ Test(walk, huge_array_of_empty_items)
     assert_seen(&s, 0, "a[0][0]", 0, 0, 's');
     xbuf_format_release(f);
 }
+
+Test(kinds, every_kind_has_a_name)
+{
+    static const char *const names[] = {"int",    "uint",   "bool",    "float",    "complex",
+                                        "char",   "bytes",  "pascal",  "ucs2",     "ucs4",
+                                        "bits",   "object", "voidp",   "pointer",  "function",
+                                        "void",   "struct", "array"};
+    for (int k = XBUF_KIND_INT; k <= XBUF_KIND_ARRAY; k++)
+        cr_assert_str_eq(xbuf_kind_name((xbuf_kind)k), names[k - XBUF_KIND_INT]);
+    cr_assert_str_eq(xbuf_kind_name((xbuf_kind)0), "unknown");
+}
