@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, assume, example, given, note, settings
 from hypothesis import strategies as st
 
 import xbuf
+from oracle_helpers import NP_NAMES, np_structs  # noqa: E402
 
 try:  # NumPy 2
     from numpy._core._internal import _dtype_from_pep3118 as numpy_parse
@@ -257,34 +258,8 @@ def test_struct_itemsize_and_offsets(sf):
 # 4. NumPy
 # =============================================================================
 
-NP_ORDERED = "hHiIlLqQefdFD"
-NP_NATIVE_ONLY = "gG"
-NP_PLAIN = "bB?"
-NP_NAMES = ["a", "b", "c", "x", "y", "val", "f0", "f1", "rgb"]
-NP_SHAPES = [None] * 5 + [(2,), (3,), (1,), (0,), (2, 3)]
 NP_KIND = {"i": "int", "u": "uint", "b": "bool", "f": "float", "c": "complex", "S": "bytes",
            "U": "ucs4", "V": "void"}
-
-
-@st.composite
-def np_leaves(draw):
-    code = draw(st.sampled_from(NP_ORDERED + NP_NATIVE_ONLY + NP_PLAIN + "SUV"))
-    order = draw(st.sampled_from("<>=")) if code in NP_ORDERED or code == "U" else ""
-    if code in "SUV":
-        code += str(draw(st.integers(1, 4)))
-    return np.dtype(order + code)
-
-
-@st.composite
-def np_structs(draw, depth=0):
-    names = draw(st.lists(st.sampled_from(NP_NAMES), min_size=1, max_size=4, unique=True))
-    fields = []
-    for name in names:
-        nested = depth < 2 and draw(st.integers(0, 3)) == 0
-        base = draw(np_structs(depth + 1)) if nested else draw(np_leaves())
-        shape = draw(st.sampled_from(NP_SHAPES))
-        fields.append((name, base) if shape is None else (name, base, shape))
-    return np.dtype(fields, align=draw(st.booleans()))
 
 
 def numpy_export(dt):

@@ -38,6 +38,7 @@ from hypothesis import HealthCheck, assume, example, given, note, settings
 from hypothesis import strategies as st
 
 import xbuf_ctypes as X
+from oracle_helpers import NP_NAMES, np_structs  # noqa: E402
 from numpy_layout import np_leaf_list
 
 try:  # NumPy 2
@@ -441,34 +442,6 @@ def test_vector_rows_layout(xb, row):
 # 2. NumPy
 # =============================================================================
 
-NP_ORDERED = "hHiIlLqQefdFD"    # take a byte order of their own
-NP_NATIVE_ONLY = "gG"           # NumPy refuses to export these non-native
-NP_PLAIN = "bB?"
-NP_NAMES = ["a", "b", "c", "x", "y", "z", "val", "f0", "f1", "rgb", "n_2"]
-NP_SHAPES = [None] * 5 + [(2,), (3,), (1,), (0,), (2, 3), (2, 1, 2)]
-
-
-@st.composite
-def np_leaves(draw):
-    code = draw(st.sampled_from(NP_ORDERED + NP_NATIVE_ONLY + NP_PLAIN + "SUV"))
-    order = ""
-    if code in NP_ORDERED or code == "U":
-        order = draw(st.sampled_from("<>="))
-    if code in "SUV":
-        code += str(draw(st.integers(1, 5)))
-    return np.dtype(order + code)
-
-
-@st.composite
-def np_structs(draw, depth=0):
-    names = draw(st.lists(st.sampled_from(NP_NAMES), min_size=1, max_size=4, unique=True))
-    fields = []
-    for name in names:
-        nested = depth < 2 and draw(st.integers(0, 3)) == 0
-        base = draw(np_structs(depth + 1)) if nested else draw(np_leaves())
-        shape = draw(st.sampled_from(NP_SHAPES))
-        fields.append((name, base) if shape is None else (name, base, shape))
-    return np.dtype(fields, align=draw(st.booleans()))
 
 
 def numpy_export(dt: np.dtype) -> str:

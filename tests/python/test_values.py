@@ -31,23 +31,12 @@ from hypothesis import HealthCheck, assume, example, given, note, settings
 from hypothesis import strategies as st
 
 import xbuf
+from oracle_helpers import np_structs, same  # noqa: E402
 from numpy_layout import np_leaf_list
 
 F = xbuf.Format
 NATIVE = "<" if sys.byteorder == "little" else ">"
 SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]
-
-
-def same(a, b):
-    """Equality that treats NaN as equal to NaN (also inside complex), and
-    compares containers element by element with the same rule."""
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    if isinstance(a, complex) and isinstance(b, complex):
-        return same(a.real, b.real) and same(a.imag, b.imag)
-    return type(a) is type(b) and a == b
 
 
 # =============================================================================
@@ -279,31 +268,6 @@ def test_float_too_large_for_e_is_a_value_error():
 # 3. NumPy structured records
 # =============================================================================
 
-NP_ORDERED = "hHiIlLqQefdFD"
-NP_NATIVE_ONLY = "gG"
-NP_NAMES = ["a", "b", "c", "x", "y", "val"]
-NP_SHAPES = [None] * 5 + [(2,), (1,), (0,), (2, 3)]
-
-
-@st.composite
-def np_leaves(draw):
-    code = draw(st.sampled_from(NP_ORDERED + NP_NATIVE_ONLY + "bB?SUV"))
-    order = draw(st.sampled_from("<>=")) if code in NP_ORDERED or code == "U" else ""
-    if code in "SUV":
-        code += str(draw(st.integers(1, 4)))
-    return np.dtype(order + code)
-
-
-@st.composite
-def np_structs(draw, depth=0):
-    names = draw(st.lists(st.sampled_from(NP_NAMES), min_size=1, max_size=4, unique=True))
-    fields = []
-    for name in names:
-        nested = depth < 2 and draw(st.integers(0, 3)) == 0
-        base = draw(np_structs(depth + 1)) if nested else draw(np_leaves())
-        shape = draw(st.sampled_from(NP_SHAPES))
-        fields.append((name, base) if shape is None else (name, base, shape))
-    return np.dtype(fields, align=draw(st.booleans()))
 
 
 def np_layout(dt, path=""):

@@ -53,6 +53,7 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 import xbuf
+from oracle_helpers import same  # noqa: E402
 
 V = xbuf.View
 
@@ -76,21 +77,6 @@ FEW = settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ---- comparing results -------------------------------------------------------
-
-def same(a, b):
-    """Equal values of the same types; NaN equals NaN, -0.0 differs from 0.0."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    if isinstance(a, complex):
-        return same(a.real, b.real) and same(a.imag, b.imag)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return a == b
-
 
 def say(text):
     """hypothesis.note inside a test, nothing outside one."""

@@ -45,6 +45,7 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 import xbuf
+from oracle_helpers import same  # noqa: E402
 
 V = xbuf.View
 
@@ -74,21 +75,6 @@ def py(x):
     if isinstance(x, np.generic):
         return py(x.item())
     return x
-
-
-def same(a, b):
-    """Equal values of the same types; NaN equals NaN, -0.0 differs from 0.0."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    if isinstance(a, complex):
-        return same(a.real, b.real) and same(a.imag, b.imag)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return a == b
 
 
 def fill(arr, rng):
