@@ -41,7 +41,6 @@ keep looking for others.
 import array
 import ctypes
 import gc
-import math
 import mmap
 import struct
 import sys

@@ -36,7 +36,6 @@ C code is fixed, and random tests leave that one case to it so that they
 keep looking for others.
 """
 
-import math
 import warnings
 
 import numpy as np
