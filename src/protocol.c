@@ -169,6 +169,9 @@ static int exporter_refused(int rc, const xbuf_error *said, xbuf_error *err)
         return rc;
     if (said->code == rc && said->message[0] != '\0') {
         *err = *said;
+        /* An exporter that wrote the message without its NUL must not make
+         * the consumer read past the struct. */
+        err->message[XBUF_ERROR_MESSAGE_SIZE - 1] = '\0';
         return rc;
     }
     return xbuf_error_set(err, rc, "exporter refused the request: %s", xbuf_strerror(rc));

@@ -458,9 +458,11 @@ static int cast_ndim(PyObject *shape) {
     return 0;
 }
 
-static int cast_shape(PyObject *shape, int *ndim, ptrdiff_t *extents) {
+/* memoryview's copy_shape: the product of the extents and the itemsize
+ * must fit, else ValueError. */
+static int cast_shape(PyObject *shape, ptrdiff_t itemsize, int *ndim, ptrdiff_t *extents) {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(shape);
-    Py_ssize_t product = 1;
+    Py_ssize_t product = itemsize;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(shape, i);
         if (!PyLong_Check(item)) {
@@ -506,7 +508,7 @@ static PyObject *view_cast(ViewObject *self, PyObject *args, PyObject *kwargs) {
     }
     int ndim = 1;
     ptrdiff_t extents[XBUF_MAX_NDIM];
-    if (shape != NULL && cast_shape(shape, &ndim, extents) < 0)
+    if (shape != NULL && cast_shape(shape, itemsize, &ndim, extents) < 0)
         return NULL;
     xbuf_mview *m;
     int rc = xbuf_mview_cast(self->mview, format, ndim, shape != NULL ? extents : NULL, &m, &err);
@@ -619,8 +621,14 @@ static PyObject *view_richcompare(PyObject *self, PyObject *other, int op) {
         Py_RETURN_NOTIMPLEMENTED;
     bool equal = self == other; /* memoryview: a view equals itself, even released */
     const xbuf_view *a = xbuf_mview_view(((ViewObject *)self)->mview);
+    /* A format that does not fit the items is the exporter's fault: the
+     * BufferError tolist() raises for it, not the library's ValueError. */
+    if (!equal && a != NULL && xbufpy_view_type((ViewObject *)self) == NULL)
+        return NULL;
     if (!equal && a != NULL && View_Check(other)) {
         const xbuf_view *b = xbuf_mview_view(((ViewObject *)other)->mview);
+        if (b != NULL && xbufpy_view_type((ViewObject *)other) == NULL)
+            return NULL;
         if (b != NULL && equal_views(a, b, &equal) < 0)
             return NULL;
     } else if (!equal && a != NULL) {
