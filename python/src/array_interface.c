@@ -32,12 +32,16 @@ static int append_padding(PyObject *list, ptrdiff_t bytes) {
     return rc;
 }
 
-/* (name, type) or (name, type, shape) for one member. */
-static PyObject *member_entry(const xbuf_field *f, ptrdiff_t index) {
+/* (name, type) or (name, type, shape) for one member, which has `room`
+ * bytes before the next member or the end of the item: a nested record's
+ * trailing padding is cut to it (NumPy's packed one-item exports describe
+ * records longer than their items), so the descr never outgrows the item. */
+static PyObject *member_entry(const xbuf_field *f, ptrdiff_t index, ptrdiff_t room) {
     PyObject *name = f->name != NULL ? PyUnicode_FromString(f->name)
                                      : PyUnicode_FromFormat("f%zd", index);
     const xbuf_type *t = f->type, *element = t->kind == XBUF_KIND_ARRAY ? t->base : t;
-    PyObject *type = element->kind == XBUF_KIND_STRUCT ? descr_of(element, element->itemsize)
+    ptrdiff_t size = t == element && element->itemsize > room ? room : element->itemsize;
+    PyObject *type = element->kind == XBUF_KIND_STRUCT ? descr_of(element, size)
                                                        : typestr_of(element);
     PyObject *shape = NULL;
     if (t->kind == XBUF_KIND_ARRAY) {
@@ -67,11 +71,15 @@ static PyObject *descr_of(const xbuf_type *t, ptrdiff_t itemsize) {
             Py_CLEAR(list);
             break;
         }
-        PyObject *entry = append_padding(list, f->offset - at) < 0 ? NULL : member_entry(f, i);
+        ptrdiff_t next = i + 1 < t->nfields ? t->fields[i + 1].offset : itemsize;
+        PyObject *entry = append_padding(list, f->offset - at) < 0
+                              ? NULL
+                              : member_entry(f, i, next - f->offset);
         if (entry == NULL || PyList_Append(list, entry) < 0)
             Py_CLEAR(list);
         Py_XDECREF(entry);
-        at = f->offset + f->type->itemsize;
+        at = f->offset + (f->type->itemsize < next - f->offset ? f->type->itemsize
+                                                               : next - f->offset);
     }
     if (list != NULL && append_padding(list, itemsize - at) < 0)
         Py_CLEAR(list);
@@ -105,8 +113,8 @@ PyObject *xbufpy_view_array_interface(ViewObject *self, void *closure) {
     if (t == NULL)
         return NULL;
     const xbuf_view *v = xbuf_mview_view(self->mview);
-    if (v->suboffsets != NULL) {
-        PyErr_SetString(PyExc_BufferError,
+    if (v->suboffsets != NULL) { /* AttributeError: hasattr() says no, NumPy looks elsewhere */
+        PyErr_SetString(PyExc_AttributeError,
                         "NumPy cannot hold PIL-style memory (suboffsets) without a copy: "
                         "pass view.tobytes(), or a View of a copy, to NumPy instead");
         return NULL;

@@ -278,6 +278,10 @@ static PyObject *format_unpack(PyObject *op, PyObject *data)
     if (buf.len != self->type->itemsize)
         PyErr_Format(PyExc_ValueError, "unpack requires a buffer of %zd bytes, got %zd",
                      (Py_ssize_t)self->type->itemsize, buf.len);
+    else if (xbufpy_holds_objects(self->type)) /* arbitrary bytes as PyObject *: a crash */
+        PyErr_SetString(PyExc_TypeError,
+                        "Format.unpack cannot read Python objects ('O') from bytes: an address "
+                        "in bytes is no reference; read them through a View of their exporter");
     else
         value = xbufpy_unpack(self->type, buf.buf);
     PyBuffer_Release(&buf);

@@ -87,6 +87,10 @@ int xbufpy_has_buffer(PyObject *object);
  */
 PyObject *xbufpy_unpack(const xbuf_type *type, const char *item);
 
+/* Whether items of `type` hold Python object pointers ('O' anywhere in
+ * it): bytes that did not come from such items must never be read as one. */
+bool xbufpy_holds_objects(const xbuf_type *type);
+
 /* Unpack `count` items of `type`, `stride` bytes apart from `item`, into
  * list[at], list[at + 1], ... (slots still empty, as PyList_New leaves
  * them).  0, or -1 with an exception (the slots filled so far stay). */

@@ -322,6 +322,17 @@ PyObject *xbufpy_unpack(const xbuf_type *type, const char *item)
     return unpack_any(type, item);
 }
 
+static int object_leaf(const xbuf_leaf *leaf, void *unused)
+{
+    (void)unused;
+    return leaf->type->kind == XBUF_KIND_OBJECT;
+}
+
+bool xbufpy_holds_objects(const xbuf_type *type)
+{
+    return xbuf_type_walk(type, object_leaf, NULL, NULL) != 0;
+}
+
 /* ---- rows: one type, many items ------------------------------------------- */
 
 /* memoryview's tolist reads native items with plain loads in a loop; so do

@@ -487,6 +487,36 @@ static int cast_shape(PyObject *shape, ptrdiff_t itemsize, int *ndim, ptrdiff_t 
     return 0;
 }
 
+/* Bytes become object pointers ('O') only if they were object pointers:
+ * anything else would hand Python addresses that are no references. */
+static int cast_objects_check(ViewObject *self, const char *format) {
+    xbuf_format *target;
+    xbuf_error err;
+    if (xbuf_format_parse(format, &target, &err) < 0) {
+        xbufpy_raise(&err);
+        return -1;
+    }
+    bool objects = xbufpy_holds_objects(xbuf_format_type(target));
+    xbuf_format_release(target);
+    if (!objects)
+        return 0;
+    const xbuf_type *own = xbufpy_view_type(self);
+    if (own == NULL)
+        return -1;
+    if (xbuf_format_parse(format, &target, &err) < 0) {
+        xbufpy_raise(&err);
+        return -1;
+    }
+    bool same = xbuf_type_layout_compatible(xbuf_format_type(target), own);
+    xbuf_format_release(target);
+    if (same)
+        return 0;
+    PyErr_SetString(PyExc_TypeError,
+                    "xbuf.View: cannot cast to a format holding Python objects ('O') from one "
+                    "that does not hold them at the same places");
+    return -1;
+}
+
 static PyObject *view_cast(ViewObject *self, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"format", "shape", NULL};
     const char *format;
@@ -509,6 +539,8 @@ static PyObject *view_cast(ViewObject *self, PyObject *args, PyObject *kwargs) {
     int ndim = 1;
     ptrdiff_t extents[XBUF_MAX_NDIM];
     if (shape != NULL && cast_shape(shape, itemsize, &ndim, extents) < 0)
+        return NULL;
+    if (cast_objects_check(self, format) < 0)
         return NULL;
     xbuf_mview *m;
     int rc = xbuf_mview_cast(self->mview, format, ndim, shape != NULL ? extents : NULL, &m, &err);

@@ -556,20 +556,25 @@ def test_pointers_are_addresses_as_memoryview_stores_them():
 
 
 def test_objects_unpack_to_the_object_and_cannot_be_packed():
-    """'O' holds a PyObject *: unpack gives the object (a new reference),
-    None for NULL.  Writing one from Python would take no reference, so it
-    is refused -- except writing back the object already there, which
-    changes nothing."""
+    """'O' holds a PyObject *: reading one gives the object (a new
+    reference), None for NULL -- from an exporter that holds objects (a
+    NumPy object array), never from bytes, where an address is no reference
+    and arbitrary bytes would crash.  Writing one from Python would take no
+    reference, so it is refused -- except writing back the object already
+    there, which changes nothing."""
+    import numpy as np
     target = object()
-    data = struct.pack("P", id(target))
-    assert F("O").unpack(data) is target
-    assert F("O").unpack(bytes(struct.calcsize("P"))) is None
+    objects = np.array([target, None], dtype=object)
+    view = xbuf.View(objects)
+    assert view[0] is target and view[1] is None
+    with pytest.raises(TypeError, match="cannot read Python objects"):
+        F("O").unpack(struct.pack("P", id(target)))
     with pytest.raises(TypeError, match="reference counting"):
         F("O").pack(target)
     assert F("O").pack(None) == bytes(struct.calcsize("P"))  # NULL stays NULL
     assert F("T{i:n:O:o:}").pack((1, None))[:4] == struct.pack("i", 1)
     refs = sys.getrefcount(target)
-    values = [F("O").unpack(data) for _ in range(10)]
+    values = [view[0] for _ in range(10)]
     assert sys.getrefcount(target) == refs + 10
     del values
     assert sys.getrefcount(target) == refs
