@@ -342,9 +342,9 @@ bool xbufpy_holds_objects(const xbuf_type *type)
                     PyObject *list, Py_ssize_t at)                                         \
     {                                                                                      \
         (void)t;                                                                           \
-        for (ptrdiff_t i = 0; i < count; i++, item += stride) {                            \
+        for (ptrdiff_t i = 0; i < count; i++) { /* no step past the last item */           \
             ctype v;                                                                       \
-            memcpy(&v, item, sizeof v);                                                    \
+            memcpy(&v, item + i * stride, sizeof v);                                       \
             PyObject *value = convert;                                                     \
             if (value == NULL)                                                             \
                 return -1;                                                                 \
@@ -369,8 +369,8 @@ NATIVE_ROW(row_char, char, PyBytes_FromStringAndSize(&v, 1))
 static int row_any(const xbuf_type *t, const char *item, ptrdiff_t count, ptrdiff_t stride,
                    PyObject *list, Py_ssize_t at)
 {
-    for (ptrdiff_t i = 0; i < count; i++, item += stride) {
-        PyObject *value = unpack_any(t, item);
+    for (ptrdiff_t i = 0; i < count; i++) {
+        PyObject *value = unpack_any(t, item + i * stride);
         if (value == NULL)
             return -1;
         PyList_SET_ITEM(list, at + i, value);

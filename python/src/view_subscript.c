@@ -101,7 +101,13 @@ static int read_key(PyObject *obj, int ndim, parsed_key *k) {
 /* The mview a key selects (a new reference). */
 static xbuf_mview *select_view(ViewObject *self, const parsed_key *k, int ndim) {
     xbuf_error err;
-    xbuf_mview *current = xbuf_mview_retain(self->mview), *next;
+    xbuf_mview *current, *next;
+    if (!k->sliced && k->indices == 0) { /* v[:]: a new view, released on its own */
+        if (xbuf_mview_copy(self->mview, false, &current, &err) < 0)
+            return xbufpy_raise(&err);
+        return current;
+    }
+    current = xbuf_mview_retain(self->mview);
     if (k->sliced) {
         int rc = xbuf_mview_slice(current, k->slices, ndim, &next, &err);
         xbuf_mview_unref(current);
