@@ -212,11 +212,18 @@ typedef struct leaf {
     bool swap;      /* a non-native byte order: values must be swapped */
 } leaf;
 
+/* The product of n extents, or -1 when it does not fit: a view's item
+ * counts always fit, but the extents of a view without items and an
+ * imported tensor's metadata may be anything. */
 static ptrdiff_t product(const ptrdiff_t *shape, int n)
 {
+    for (int i = 0; i < n; i++)
+        if (shape[i] == 0)
+            return 0;
     ptrdiff_t p = 1;
     for (int i = 0; i < n; i++)
-        p *= shape[i];
+        if (xbuf_mul_overflow(p, shape[i], &p))
+            return -1;
     return p;
 }
 
@@ -421,7 +428,8 @@ static int export_struct(export_ctx *c, const column *col, const xbuf_type *type
         char fallback[32];
         snprintf(fallback, sizeof fallback, "f%td", i);
         column field = *col;
-        field.buf += f->offset;
+        if (field.buf != NULL) /* NULL only without items */
+            field.buf += f->offset;
         field.itemsize = f->type->itemsize;
         const char *field_name = f->name != NULL ? f->name : fallback;
         int rc = export_node(c, &field, f->type, col->ndim, field_name, true, s->children[i],
@@ -477,10 +485,16 @@ static int export_lists(export_ctx *c, const column *col, const xbuf_type *type,
                         struct ArrowArray *a)
 {
     ptrdiff_t length = product(col->shape, level);
+    RETURN_ERROR_IF(length < 0, c->err, XBUF_EUNSUPPORTED,
+                    "the view's first %d dimensions hold more lists than an Arrow array can",
+                    level);
     if (level == col->ndim)
         return export_values(c, col, type, length, name, copying, s, a);
     bool tensor = c->options->nd == XBUF_ARROW_ND_TENSOR;
     ptrdiff_t size = tensor ? product(col->shape + level, col->ndim - level) : col->shape[level];
+    RETURN_ERROR_IF(size < 0, c->err, XBUF_EUNSUPPORTED,
+                    "the tensor's items (%d dimensions) are too many for one fixed-size list",
+                    col->ndim - level);
     char format[FORMAT_SIZE], metadata[128 + XBUF_MAX_NDIM * 22];
     snprintf(format, sizeof format, "+w:%td", size);
     node_text text = {format, name, NULL, 0};
@@ -848,8 +862,10 @@ static int read_tensor(const struct ArrowSchema *s, bool *is_tensor, tensor_meta
     *is_tensor = true;
     RETURN_IF_FAILED(metadata_find(s->metadata, "ARROW:extension:metadata", &value, &size, err));
     memset(t, 0, sizeof *t);
+    RETURN_ERROR_IF(value == NULL, err, XBUF_EINVAL,
+                    "arrow.fixed_shape_tensor without ARROW:extension:metadata");
     json j = {value, value + size, 0};
-    RETURN_ERROR_IF(value == NULL || !json_tensor(&j, t) || !t->has_shape, err, XBUF_EINVAL,
+    RETURN_ERROR_IF(!json_tensor(&j, t) || !t->has_shape, err, XBUF_EINVAL,
                     "malformed arrow.fixed_shape_tensor metadata: expected a JSON object with "
                     "\"shape\", an array of extents");
     if (t->nperm == 0) {
@@ -1057,8 +1073,12 @@ static int import_node(import_plan *plan, const struct ArrowSchema *s,
 static int import_view(const import_plan *plan, imported *h, xbuf_view *v, xbuf_error *err)
 {
     ptrdiff_t strides[XBUF_MAX_NDIM];
-    RETURN_IF_FAILED(
-        xbuf_strides_fill(plan->ndim, plan->shape, plan->itemsize, 'C', strides, err));
+    if (xbuf_strides_fill(plan->ndim, plan->shape, plan->itemsize, 'C', strides, NULL) < 0) {
+        /* Only extents beside a zero one can overflow: then no stride is used. */
+        RETURN_ERROR_IF(product(plan->shape, plan->ndim) != 0, err, XBUF_EOVERFLOW,
+                        "the array's size overflows ptrdiff_t");
+        memset(strides, 0, sizeof strides);
+    }
     for (int i = 0; i < plan->ndim; i++) {
         h->shape[i] = plan->shape[plan->axis[i]];
         h->strides[i] = strides[plan->axis[i]];

@@ -248,7 +248,10 @@ static int contiguous_like(xbuf_view *packed, ptrdiff_t *shape, ptrdiff_t *strid
         memcpy(shape, xbuf_view_shape(like, &implied), (size_t)like->ndim * sizeof *shape);
         packed->shape = shape;
         packed->strides = strides;
-        RETURN_IF_FAILED(xbuf_strides_fill(like->ndim, shape, like->itemsize, order, strides, err));
+        /* Only a view without items can have extents whose product
+         * overflows; its strides are never used. */
+        if (xbuf_strides_fill(like->ndim, shape, like->itemsize, order, strides, NULL) < 0)
+            memset(strides, 0, (size_t)like->ndim * sizeof *strides);
     }
     return XBUF_OK;
 }

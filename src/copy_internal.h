@@ -38,7 +38,8 @@ typedef struct xbuf_plan {
 XBUF_HIDDEN int xbuf_plan_build(xbuf_plan *plan, const xbuf_view *a, const xbuf_view *b,
                                 bool sort, xbuf_error *err);
 
-/* XBUF_EINVAL (with xbuf_view_check's message) for a malformed operand. */
+/* XBUF_EINVAL (with xbuf_view_check's message) for a malformed operand;
+ * XBUF_EEXPORTER for a NULL pointer in its tables (xbuf_check_pointers). */
 XBUF_HIDDEN int xbuf_check_operand(const xbuf_view *v, xbuf_error *err);
 
 /* What runs on the innermost `kernel_ndim` (0, 1 or 2) dimensions of a

@@ -27,7 +27,7 @@ static ptrdiff_t stride_of(const xbuf_view *v, const ptrdiff_t *shape, int dim)
 int xbuf_check_operand(const xbuf_view *v, xbuf_error *err)
 {
     if (xbuf_view_check(v, xbuf_flags_carried(v), err) == XBUF_OK)
-        return XBUF_OK;
+        return xbuf_check_pointers(v, err);
     if (err != NULL)
         err->code = XBUF_EINVAL;
     return XBUF_EINVAL;

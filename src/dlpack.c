@@ -294,13 +294,15 @@ static bool zero_copy_obstacle(const xbuf_view *v, xbuf_dl_dtype dtype, bool swa
 }
 
 /* C-contiguous strides in elements.  Only a view without items can have
- * extents whose products overflow; its strides are never used, so 0. */
-static void c_strides(int ndim, const ptrdiff_t *shape, int64_t *strides)
+ * extents whose products overflow (in elements or in bytes, which is what
+ * an importer computes); its strides are never used, so 0. */
+static void c_strides(int ndim, const ptrdiff_t *shape, ptrdiff_t itemsize, int64_t *strides)
 {
-    int64_t step = 1;
+    int64_t step = 1, bytes;
     for (int i = ndim - 1; i >= 0; i--) {
         strides[i] = step;
-        if (__builtin_mul_overflow(step, (int64_t)shape[i], &step))
+        if (__builtin_mul_overflow(step, (int64_t)shape[i], &step) ||
+            __builtin_mul_overflow(step, (int64_t)itemsize, &bytes))
             step = 0;
     }
 }
@@ -309,7 +311,7 @@ static void c_strides(int ndim, const ptrdiff_t *shape, int64_t *strides)
  * where they are used, C-contiguous ones where they are not. */
 static void element_strides(const xbuf_view *v, int64_t *strides)
 {
-    c_strides(v->ndim, v->shape, strides);
+    c_strides(v->ndim, v->shape, v->itemsize, strides);
     if (!has_items(v))
         return;
     for (int i = 0; i < v->ndim; i++)
@@ -380,7 +382,7 @@ static int export_view(xbuf_view *v, xbuf_dlpack_copy copy, bool legacy, export_
     void *data = v->buf;
     if (r->copied) {
         data = copy_area(b, ndim);
-        c_strides(ndim, v->shape, strides);
+        c_strides(ndim, v->shape, v->itemsize, strides);
         int rc = copy_items(data, v, dtype, swap, err);
         if (rc < 0) {
             xbuf_free(b, b->size);
@@ -512,14 +514,21 @@ static int check_shape(const xbuf_dl_tensor *dl, ptrdiff_t itemsize, ptrdiff_t *
                        xbuf_error *err)
 {
     ptrdiff_t n = itemsize;
+    bool empty = false;
     for (int i = 0; i < dl->ndim; i++) {
         int64_t extent = dl->shape[i];
         RETURN_ERROR_IF(extent < 0, err, XBUF_EINVAL,
                         "DLPack tensor with extent %lld in dimension %d", (long long)extent, i);
-        RETURN_ERROR_IF(extent > PTRDIFF_MAX || xbuf_mul_overflow(n, (ptrdiff_t)extent, &n), err,
-                        XBUF_EOVERFLOW, "DLPack tensor too large: its size overflows");
+        RETURN_ERROR_IF(extent > PTRDIFF_MAX, err, XBUF_EOVERFLOW,
+                        "DLPack tensor with extent %lld: it does not fit in ptrdiff_t",
+                        (long long)extent);
+        empty |= extent == 0;
     }
-    *len = n;
+    /* Without items the other extents' product may be anything (as views). */
+    for (int i = 0; i < dl->ndim && !empty; i++)
+        RETURN_ERROR_IF(xbuf_mul_overflow(n, (ptrdiff_t)dl->shape[i], &n), err, XBUF_EOVERFLOW,
+                        "DLPack tensor too large: its size overflows");
+    *len = empty ? 0 : n;
     return XBUF_OK;
 }
 
@@ -562,9 +571,11 @@ static int check_span(const xbuf_dl_tensor *dl, ptrdiff_t itemsize, char **buf,
                             xbuf_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi),
                         err, XBUF_EOVERFLOW, "DLPack tensor's memory span overflows");
     }
+    RETURN_ERROR_IF(xbuf_sub_overflow(hi, lo, &(ptrdiff_t){0}), err, XBUF_EOVERFLOW,
+                    "DLPack tensor's memory span overflows");
     uintptr_t base = (uintptr_t)dl->data;
     uintptr_t first = base + (uintptr_t)dl->byte_offset;
-    RETURN_ERROR_IF(first < base || first < (uintptr_t)-lo ||
+    RETURN_ERROR_IF(first < base || first < 0 - (uintptr_t)lo ||
                         UINTPTR_MAX - first < (uintptr_t)hi,
                     err, XBUF_EOVERFLOW,
                     "DLPack tensor's items lie outside the address space");

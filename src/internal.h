@@ -72,6 +72,12 @@ XBUF_HIDDEN int xbuf_flags_carried(const xbuf_view *view);
  * indirection (no suboffsets, or only negative ones). */
 XBUF_HIDDEN int xbuf_first_indirect(const xbuf_view *view);
 
+/* Every pointer the items of a checked view are reached through is
+ * non-NULL (XBUF_EEXPORTER otherwise): walks the pointer tables once, so
+ * that an operation can refuse before it writes a byte.  Costs one load
+ * per row, not per item, unless the last dimension is itself indirect. */
+XBUF_HIDDEN int xbuf_check_pointers(const xbuf_view *view, xbuf_error *err);
+
 /* The shape a view implies: its own, or 1-d of len / itemsize items (then
  * stored in *implied); NULL for a 0-d view. */
 XBUF_HIDDEN const ptrdiff_t *xbuf_view_shape(const xbuf_view *view, ptrdiff_t *implied);

@@ -180,7 +180,8 @@ int xbuf_view_extent(const xbuf_view *view, ptrdiff_t *lo, ptrdiff_t *hi, xbuf_e
     ptrdiff_t implied;
     const ptrdiff_t *shape = xbuf_view_shape(view, &implied);
     int indirect = xbuf_first_indirect(view);
-    if (indirect < 0)
+    /* A view without items reads nothing, not even its pointer tables. */
+    if (indirect < 0 || (view->ndim > 0 && has_no_items(view->ndim, shape)))
         return xbuf_extent(view->ndim, shape, view->strides, view->itemsize, lo, hi, err);
     RETURN_ERROR_IF(view->strides == NULL, err, XBUF_EINVAL, "suboffsets need strides");
     return xbuf_extent(indirect + 1, shape, view->strides, (ptrdiff_t)sizeof(void *), lo, hi,
@@ -241,4 +242,37 @@ int xbuf_view_pointer(const xbuf_view *view, const ptrdiff_t *indices, void **ou
         RETURN_IF_FAILED(step_into(view, shape, dim, indices[dim], &pointer, err));
     *out = pointer;
     return XBUF_OK;
+}
+
+/* The pointers of dimensions dim..last below `p`, depth first. */
+static int check_rows(const xbuf_view *view, const ptrdiff_t *shape, int dim, int last,
+                      const char *p, xbuf_error *err)
+{
+    for (ptrdiff_t i = 0; dim <= last && i < shape[dim]; i++) {
+        const char *q = p + i * view->strides[dim];
+        if (view->suboffsets[dim] >= 0) {
+            const char *row;
+            memcpy(&row, q, sizeof row);
+            RETURN_ERROR_IF(row == NULL, err, XBUF_EEXPORTER,
+                            "indirect view holds a NULL pointer at index %td of dimension %d", i,
+                            dim);
+            q = row + view->suboffsets[dim];
+        }
+        RETURN_IF_FAILED(check_rows(view, shape, dim + 1, last, q, err));
+    }
+    return XBUF_OK;
+}
+
+int xbuf_check_pointers(const xbuf_view *view, xbuf_error *err)
+{
+    if (xbuf_first_indirect(view) < 0)
+        return XBUF_OK;
+    ptrdiff_t implied;
+    const ptrdiff_t *shape = xbuf_view_shape(view, &implied);
+    if (has_no_items(view->ndim, shape))
+        return XBUF_OK; /* nothing is reached, not even the tables */
+    int last = view->ndim - 1;
+    while (view->suboffsets[last] < 0)
+        last--;
+    return check_rows(view, shape, 0, last, view->buf, err);
 }

@@ -49,14 +49,35 @@ typedef struct layout {
 
 /* ---- families --------------------------------------------------------- */
 
+/* Reference counts without a locked instruction where none is needed (a
+ * View made and dropped in Python pays for every one):
+ *  - a count of 0 belongs to a family being built, which no other thread
+ *    can see yet;
+ *  - a count of 1 held by the caller is the only reference: no other
+ *    thread can add to it, so dropping it needs no read-modify-write (the
+ *    acquire load still orders what other threads did before their own
+ *    drops). */
 static void family_retain(family *f)
 {
-    __atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&f->refs, __ATOMIC_RELAXED) == 0)
+        __atomic_store_n(&f->refs, 1, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
+}
+
+/* Drop the caller's reference; true when it was the last. */
+static bool drop_reference(ptrdiff_t *refs)
+{
+    if (__atomic_load_n(refs, __ATOMIC_ACQUIRE) == 1)
+        return true;
+    ptrdiff_t left = __atomic_sub_fetch(refs, 1, __ATOMIC_ACQ_REL);
+    XBUF_ASSERT(left >= 0); /* more drops than references: caller misuse */
+    return left == 0;
 }
 
 static void family_drop(family *f)
 {
-    if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    if (!drop_reference(&f->refs))
         return;
     xbuf_release(&f->view);
     while (f->tables != NULL) {
@@ -106,14 +127,19 @@ static void layout_of(layout *l, const xbuf_view *v)
 {
     l->view = *v;
     l->view.format = v->format != NULL ? v->format : "B";
-    if (v->ndim > 0 && v->shape != NULL)
-        memcpy(l->shape, v->shape, (size_t)v->ndim * sizeof *l->shape);
-    else if (v->ndim > 0)
+    /* A shapeless 0-d view of other than one item is 1-d, as xbuf_get
+     * repairs NumPy's answers: its consumer reads len bytes. */
+    if (v->ndim == 0 && v->shape == NULL && v->len != v->itemsize)
+        l->view.ndim = 1;
+    int ndim = l->view.ndim;
+    if (ndim > 0 && v->shape != NULL)
+        memcpy(l->shape, v->shape, (size_t)ndim * sizeof *l->shape);
+    else if (ndim > 0)
         l->shape[0] = v->len / v->itemsize;
-    if (v->ndim > 0 && v->strides != NULL)
-        memcpy(l->strides, v->strides, (size_t)v->ndim * sizeof *l->strides);
+    if (ndim > 0 && v->strides != NULL)
+        memcpy(l->strides, v->strides, (size_t)ndim * sizeof *l->strides);
     else
-        xbuf_strides_fill(v->ndim, l->shape, v->itemsize, 'C', l->strides, NULL);
+        xbuf_strides_fill(ndim, l->shape, v->itemsize, 'C', l->strides, NULL);
     l->indirect = xbuf_first_indirect(v) >= 0;
     if (l->indirect)
         memcpy(l->suboffsets, v->suboffsets, (size_t)v->ndim * sizeof *l->suboffsets);
@@ -169,9 +195,7 @@ void xbuf_mview_unref(xbuf_mview *m)
 {
     if (m == NULL)
         return;
-    ptrdiff_t left = __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL);
-    XBUF_ASSERT(left >= 0); /* more unrefs than references: caller misuse */
-    if (left != 0)
+    if (!drop_reference(&m->refs))
         return;
     if (m->family != NULL)
         family_drop(m->family);
@@ -227,20 +251,34 @@ static int usable(const xbuf_mview *m, xbuf_mview **out, xbuf_error *err)
  * an indirect dimension comes before dimension `dim` -- through the
  * suboffset of the last such dimension, which is where the items below it
  * start. */
-static void shift(layout *l, int dim, ptrdiff_t offset)
+static int shift(layout *l, int dim, ptrdiff_t offset, xbuf_error *err)
 {
     for (int j = dim - 1; l->indirect && j >= 0; j--)
         if (l->suboffsets[j] >= 0) {
-            l->suboffsets[j] += offset;
-            return;
+            /* A negative suboffset means "no indirection": none can say
+             * that the items start before the pointers (negative strides). */
+            ptrdiff_t moved;
+            RETURN_ERROR_IF(xbuf_add_overflow(l->suboffsets[j], offset, &moved) || moved < 0,
+                            err, XBUF_EUNSUPPORTED,
+                            "moving the suboffset %td of dimension %d by %td would make it "
+                            "negative: no suboffset can say that items start before their "
+                            "pointer",
+                            l->suboffsets[j], j, offset);
+            l->suboffsets[j] = moved;
+            return XBUF_OK;
         }
-    l->view.buf = (char *)l->view.buf + offset;
+    if (l->view.buf != NULL) /* NULL only without items (len 0), which stays so */
+        l->view.buf = (char *)l->view.buf + offset;
+    return XBUF_OK;
 }
 
 static void finish_len(layout *l)
 {
     ptrdiff_t len = l->view.itemsize;
     for (int i = 0; i < l->view.ndim; i++)
+        if (l->shape[i] == 0)
+            len = 0; /* the other extents' product may not fit */
+    for (int i = 0; i < l->view.ndim && len > 0; i++)
         len *= l->shape[i]; /* never more than the parent's items */
     l->view.len = len;
 }
@@ -317,8 +355,10 @@ static int slice_dim(layout *l, int dim, const xbuf_slice *slice, xbuf_error *er
 {
     ptrdiff_t start, stop, length, stride;
     RETURN_IF_FAILED(xbuf_slice_resolve(slice, l->shape[dim], &start, &stop, &length, err));
-    if (length > 0)
-        shift(l, dim, start * l->strides[dim]); /* within the parent's span */
+    /* Within the parent's span, which bounds it only when there are items:
+     * without any, strides are never checked (nor used). */
+    if (length > 0 && l->view.len > 0)
+        RETURN_IF_FAILED(shift(l, dim, start * l->strides[dim], err));
     /* stride * step even for fewer than two items, where it is never used:
      * memoryview and NumPy report it so.  Kept when it would not fit. */
     if (!xbuf_mul_overflow(l->strides[dim], slice->step, &stride))
@@ -389,7 +429,9 @@ static int gather_rows(const layout *l, int dim, ptrdiff_t index, char **rows, p
  * through it, and the last of them follows the pointer with the removed
  * dimension's suboffset.
  */
-static int index_indirect(family *f, layout *l, int dim, ptrdiff_t index, xbuf_error *err)
+/* The new table goes to *made: the caller gives it to the family once the
+ * mview that needs it exists (or frees it). */
+static int index_indirect(layout *l, int dim, ptrdiff_t index, table **made, xbuf_error *err)
 {
     ptrdiff_t count = 1;
     for (int j = 0; j < dim; j++)
@@ -403,7 +445,7 @@ static int index_indirect(family *f, layout *l, int dim, ptrdiff_t index, xbuf_e
         xbuf_free(t, size);
         return rc;
     }
-    family_adopt(f, t);
+    *made = t;
     l->view.buf = t->rows;
     xbuf_strides_fill(dim, l->shape, (ptrdiff_t)sizeof(char *), 'C', l->strides, NULL);
     for (int j = 0; j < dim - 1; j++)
@@ -422,21 +464,29 @@ int xbuf_mview_index(const xbuf_mview *m, int dim, ptrdiff_t index, xbuf_mview *
     layout_of(&l, &m->view);
     ptrdiff_t i = 0;
     RETURN_IF_FAILED(wrap_index(index, l.shape[dim], dim, &i, err));
-    if (l.indirect && l.suboffsets[dim] >= 0 && dim > 0) {
-        RETURN_IF_FAILED(index_indirect(m->family, &l, dim, i, err));
-    } else if (l.indirect && l.suboffsets[dim] >= 0) {
+    /* A view without items has no pointers to follow (its buf may be NULL). */
+    bool follow = l.indirect && l.suboffsets[dim] >= 0 && l.view.len > 0;
+    table *made = NULL;
+    if (follow && dim > 0) {
+        RETURN_IF_FAILED(index_indirect(&l, dim, i, &made, err));
+    } else if (follow) {
         /* The first dimension: follow its pointer now. */
         char *row;
         memcpy(&row, (char *)l.view.buf + i * l.strides[0], sizeof row);
         RETURN_ERROR_IF(row == NULL, err, XBUF_EEXPORTER,
                         "indirect view holds a NULL pointer at index %td", i);
         l.view.buf = row + l.suboffsets[0];
-    } else {
-        shift(&l, dim, i * l.strides[dim]);
+    } else if (l.view.len > 0) { /* else buf is never used, and the stride unchecked */
+        RETURN_IF_FAILED(shift(&l, dim, i * l.strides[dim], err));
     }
     remove_dim(&l, dim);
     finish_len(&l);
-    return mview_new(m->family, &l, out, err);
+    int rc = mview_new(m->family, &l, out, err);
+    if (made != NULL && rc < 0)
+        xbuf_free(made, made->size);
+    else if (made != NULL)
+        family_adopt(m->family, made);
+    return rc;
 }
 
 /* ---- permuting ------------------------------------------------------------ */
@@ -541,7 +591,7 @@ static int field_layout(layout *l, const xbuf_type *root, const char *path, char
                     "field '%s' is a bit field, which no view can address", path);
     RETURN_ERROR_IF(offset + t->itemsize > l->view.itemsize, err, XBUF_ETYPE,
                     "field '%s' lies beyond the view's itemsize %td", path, l->view.itemsize);
-    shift(l, l->view.ndim, offset);
+    RETURN_IF_FAILED(shift(l, l->view.ndim, offset, err));
     const xbuf_type *item = t;
     if (t->kind == XBUF_KIND_ARRAY) {
         RETURN_IF_FAILED(append_dims(l, t, err));

@@ -724,6 +724,10 @@ static PyObject *view_repr(ViewObject *self) {
 static int view_getbuffer(ViewObject *self, Py_buffer *buffer, int flags) {
     if (xbufpy_view_layout(self) == NULL)
         return -1;
+    /* A format that reads past the items is not passed on: its consumer
+     * (memoryview, NumPy) would read memory nobody gave it. */
+    if (XBUF_WANTS(flags, XBUF_FORMAT) && xbufpy_view_type(self) == NULL)
+        return -1;
     xbuf_view *v = PyMem_Malloc(sizeof *v);
     if (v == NULL) {
         PyErr_NoMemory();
