@@ -197,24 +197,6 @@ static void producer_init(producer *p, uint8_t code, uint8_t bits, int ndim,
 
 /* ==== the oracle ========================================================== */
 
-static ptrdiff_t items_of(int ndim, const ptrdiff_t *shape)
-{
-    ptrdiff_t n = 1;
-    for (int i = 0; i < ndim; i++)
-        n *= shape[i];
-    return n;
-}
-
-static bool next_index(int ndim, const ptrdiff_t *shape, ptrdiff_t *idx)
-{
-    for (int i = ndim - 1; i >= 0; i--) {
-        if (++idx[i] < shape[i])
-            return true;
-        idx[i] = 0;
-    }
-    return false;
-}
-
 /* An item's address through a view: strides, then suboffsets. */
 static char *view_item(const xbuf_view *v, const ptrdiff_t *idx)
 {
@@ -269,7 +251,7 @@ static void assert_describes(const xbuf_dl_tensor *t, const xbuf_view *v)
     cr_assert_eq(t->byte_offset, 0);
     cr_assert_eq(t->data, v->buf, "a zero-copy tensor's data is the view's buf");
     ptrdiff_t idx[MAXD] = {0};
-    if (items_of(v->ndim, v->shape) == 0)
+    if (item_count(v->ndim, v->shape) == 0)
         return;
     do
         cr_assert_eq(tensor_item(t, idx), view_item(v, idx), "item addresses differ");
@@ -290,7 +272,7 @@ static void assert_copy_of(const xbuf_dl_tensor *t, const xbuf_view *v, ptrdiff_
         step *= v->shape[i];
     }
     ptrdiff_t idx[MAXD] = {0};
-    if (items_of(v->ndim, v->shape) == 0)
+    if (item_count(v->ndim, v->shape) == 0)
         return;
     do {
         const unsigned char *a = (unsigned char *)tensor_item(t, idx);

@@ -63,25 +63,6 @@ static const xbuf_view *V(const xbuf_mview *m)
     return v;
 }
 
-static ptrdiff_t item_count(int ndim, const ptrdiff_t *shape)
-{
-    ptrdiff_t n = 1;
-    for (int i = 0; i < ndim; i++)
-        n *= shape[i];
-    return n;
-}
-
-/* The next index in C order; false after the last. */
-static bool next_index(int ndim, const ptrdiff_t *shape, ptrdiff_t *idx)
-{
-    for (int i = ndim - 1; i >= 0; i--) {
-        if (++idx[i] < shape[i])
-            return true;
-        idx[i] = 0;
-    }
-    return false;
-}
-
 static const char *index_str(int ndim, const ptrdiff_t *idx, char *buf, size_t size)
 {
     size_t used = 0;

@@ -7,6 +7,8 @@
 #define XBUF_TEST_SUPPORT_H
 
 #include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <xbuf.h>
@@ -27,6 +29,26 @@ static inline void finish(void)
                  failing_alloc_first_error());
     cr_assert_eq(failing_alloc_live_blocks(), 0, "%zu blocks (%zu bytes) leaked",
                  failing_alloc_live_blocks(), failing_alloc_live_bytes());
+}
+
+/* product(shape): the items of a view of that shape. */
+static inline ptrdiff_t item_count(int ndim, const ptrdiff_t *shape)
+{
+    ptrdiff_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    return n;
+}
+
+/* The next index in C order; false after the last. */
+static inline bool next_index(int ndim, const ptrdiff_t *shape, ptrdiff_t *idx)
+{
+    for (int i = ndim - 1; i >= 0; i--) {
+        if (++idx[i] < shape[i])
+            return true;
+        idx[i] = 0;
+    }
+    return false;
 }
 
 /* These need a local `xbuf_error err`. */
