@@ -827,7 +827,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         schema->release(schema); /* only read: the view must not need it */
         const xbuf_view *v = xbuf_mview_view(m);
         CHECK(v != NULL);
-        TRACE("leaf-%s%s", v->format, before.null_count == -1 ? "-nulls-counted" : "");
+        TRACE("leaf-%s%s", v->format[strlen(v->format) - 1] == 's' ? "bytes" : v->format,
+              before.null_count == -1 ? "-nulls-counted" : "");
         if (!s->wild)
             check_view(s, v, before.length);
         if (s->honest && !s->wild)
