@@ -181,7 +181,9 @@ typedef struct xbuf_arrow_options {
  *                      non-native byte order without allow_copy; an item
  *                      with no Arrow type (pointer, complex, ...); an
  *                      itemsize that differs from its format's size; more
- *                      than XBUF_MAX_NDIM dimensions with sub-arrays.
+ *                      than XBUF_MAX_NDIM dimensions with sub-arrays; a
+ *                      list level (or tensor) holding more items than an
+ *                      Arrow length can count.
  *   XBUF_EFORMAT       the view's format does not parse.
  *   XBUF_ENOMEM.
  */

@@ -101,7 +101,10 @@ XBUF_API int xbuf_slice_resolve(const xbuf_slice *slice, ptrdiff_t extent, ptrdi
  * slices[i]); later dimensions are kept whole.  Views with suboffsets are
  * sliced too: a slice of a dimension after an indirect one moves that
  * indirect dimension's suboffset instead of buf.  XBUF_EINVAL for a step
- * of 0, count > ndim or a 0-d view (nothing to slice). */
+ * of 0, count > ndim or a 0-d view (nothing to slice); XBUF_EUNSUPPORTED
+ * when that suboffset would become negative (a negative one means "no
+ * indirection": no suboffset can say the items start before their
+ * pointer). */
 XBUF_API int xbuf_mview_slice(const xbuf_mview *m, const xbuf_slice *slices, int count,
                               xbuf_mview **out, xbuf_error *err);
 
@@ -110,7 +113,9 @@ XBUF_API int xbuf_mview_slice(const xbuf_mview *m, const xbuf_slice *slices, int
  * the first builds a new pointer table (one pointer per combination of the
  * earlier indices), owned by the family: its pointers are what that
  * dimension's table held, so no single strided layout of the existing
- * memory could describe the result.  XBUF_ERANGE outside the extent;
+ * memory could describe the result.  XBUF_EUNSUPPORTED where indexing a
+ * dimension after an indirect one would make its suboffset negative (see
+ * xbuf_mview_slice).  XBUF_ERANGE outside the extent;
  * XBUF_EINVAL for a dim outside 0..ndim-1; XBUF_EEXPORTER for a NULL
  * pointer met on the way; XBUF_ENOMEM. */
 XBUF_API int xbuf_mview_index(const xbuf_mview *m, int dim, ptrdiff_t index, xbuf_mview **out,
