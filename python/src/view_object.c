@@ -496,25 +496,20 @@ static int cast_objects_check(ViewObject *self, const char *format) {
         xbufpy_raise(&err);
         return -1;
     }
-    bool objects = xbufpy_holds_objects(xbuf_format_type(target));
-    xbuf_format_release(target);
-    if (!objects)
-        return 0;
-    const xbuf_type *own = xbufpy_view_type(self);
-    if (own == NULL)
-        return -1;
-    if (xbuf_format_parse(format, &target, &err) < 0) {
-        xbufpy_raise(&err);
-        return -1;
+    const xbuf_type *t = xbuf_format_type(target), *own = NULL;
+    int rc = 0;
+    if (xbufpy_holds_objects(t)) {
+        own = xbufpy_view_type(self);
+        rc = own == NULL ? -1 : 0;
     }
-    bool same = xbuf_type_layout_compatible(xbuf_format_type(target), own);
+    if (own != NULL && !xbuf_type_layout_compatible(t, own)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "xbuf.View: cannot cast to a format holding Python objects ('O') from "
+                        "one that does not hold them at the same places");
+        rc = -1;
+    }
     xbuf_format_release(target);
-    if (same)
-        return 0;
-    PyErr_SetString(PyExc_TypeError,
-                    "xbuf.View: cannot cast to a format holding Python objects ('O') from one "
-                    "that does not hold them at the same places");
-    return -1;
+    return rc;
 }
 
 static PyObject *view_cast(ViewObject *self, PyObject *args, PyObject *kwargs) {

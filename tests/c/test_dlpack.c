@@ -197,21 +197,6 @@ static void producer_init(producer *p, uint8_t code, uint8_t bits, int ndim,
 
 /* ==== the oracle ========================================================== */
 
-/* An item's address through a view: strides, then suboffsets. */
-static char *view_item(const xbuf_view *v, const ptrdiff_t *idx)
-{
-    char *p = v->buf;
-    for (int i = 0; i < v->ndim; i++) {
-        p += idx[i] * v->strides[i];
-        if (v->suboffsets != NULL && v->suboffsets[i] >= 0) {
-            char *q;
-            memcpy(&q, p, sizeof q);
-            p = q + v->suboffsets[i];
-        }
-    }
-    return p;
-}
-
 /* An item's address through a tensor, as a DLPack consumer computes it. */
 static char *tensor_item(const xbuf_dl_tensor *t, const ptrdiff_t *idx)
 {
@@ -254,7 +239,7 @@ static void assert_describes(const xbuf_dl_tensor *t, const xbuf_view *v)
     if (item_count(v->ndim, v->shape) == 0)
         return;
     do
-        cr_assert_eq(tensor_item(t, idx), view_item(v, idx), "item addresses differ");
+        cr_assert_eq(tensor_item(t, idx), ref_ptr(v, idx), "item addresses differ");
     while (next_index(v->ndim, v->shape, idx));
 }
 
@@ -276,7 +261,7 @@ static void assert_copy_of(const xbuf_dl_tensor *t, const xbuf_view *v, ptrdiff_
         return;
     do {
         const unsigned char *a = (unsigned char *)tensor_item(t, idx);
-        const unsigned char *b = (unsigned char *)view_item(v, idx);
+        const unsigned char *b = (unsigned char *)ref_ptr(v, idx);
         cr_assert_neq((const void *)a, (const void *)b);
         for (ptrdiff_t k = 0; k < v->itemsize; k++) {
             ptrdiff_t from = swapped ? (k / part) * part + part - 1 - k % part : k;

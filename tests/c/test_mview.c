@@ -7,7 +7,7 @@
  * Every derived view is checked item by item against an oracle that does
  * not use the library: an index map from the derived view's indices to its
  * parent's (plus a byte offset, for fields and casts), with both addresses
- * computed by this file's own walk over strides and suboffsets (ref_ptr).
+ * computed by the oracle walk over strides and suboffsets (ref_ptr, test_support.h).
  * Slice starts and lengths come from a transcription of CPython's
  * PySlice_AdjustIndices, itself checked against a table computed with
  * Python's slice.indices.
@@ -73,22 +73,6 @@ static const char *index_str(int ndim, const ptrdiff_t *idx, char *buf, size_t s
     if (used < size)
         snprintf(buf + used, size - used, ")");
     return buf;
-}
-
-/* The oracle's address of an item: strides, then the pointer at each
- * dimension with a suboffset >= 0. */
-static char *ref_ptr(const xbuf_view *v, const ptrdiff_t *idx)
-{
-    char *p = v->buf;
-    for (int i = 0; i < v->ndim; i++) {
-        p += idx[i] * v->strides[i];
-        if (v->suboffsets != NULL && v->suboffsets[i] >= 0) {
-            char *q;
-            memcpy(&q, p, sizeof q);
-            p = q + v->suboffsets[i];
-        }
-    }
-    return p;
 }
 
 static bool has_indirection(const xbuf_view *v)

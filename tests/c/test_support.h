@@ -51,6 +51,22 @@ static inline bool next_index(int ndim, const ptrdiff_t *shape, ptrdiff_t *idx)
     return false;
 }
 
+/* The oracle's address of an item, written from PEP 3118 alone: strides,
+ * then the pointer at each dimension with a suboffset >= 0. */
+static inline char *ref_ptr(const xbuf_view *v, const ptrdiff_t *idx)
+{
+    char *p = v->buf;
+    for (int i = 0; i < v->ndim; i++) {
+        p += idx[i] * v->strides[i];
+        if (v->suboffsets != NULL && v->suboffsets[i] >= 0) {
+            char *q;
+            memcpy(&q, p, sizeof q);
+            p = q + v->suboffsets[i];
+        }
+    }
+    return p;
+}
+
 /* These need a local `xbuf_error err`. */
 #define MUST(expr)                                                                           \
     do {                                                                                     \
