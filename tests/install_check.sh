@@ -31,7 +31,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc -std=c11 -Wall -Werror $cflags "$root/tests/install/consumer.c" $libs -o "$work/dynamic"
 LD_LIBRARY_PATH="$libdir" "$work/dynamic"
-LD_LIBRARY_PATH="$libdir" ldd "$work/dynamic" | grep -q "$libdir/libxbuf.so.0" || fail "dynamic consumer did not load the installed library"
+# ldd's output first: `ldd | grep -q` under pipefail fails when grep stops
+# reading early and ldd gets SIGPIPE.
+loaded=$(LD_LIBRARY_PATH="$libdir" ldd "$work/dynamic")
+grep -q "$libdir/libxbuf.so.0" <<<"$loaded" || fail "dynamic consumer did not load the installed library"
 cc -std=c11 -Wall -Werror $cflags "$root/tests/install/consumer.c" \
     -L"$libdir" -Wl,-Bstatic -lxbuf -Wl,-Bdynamic -o "$work/static"
 "$work/static"
