@@ -91,4 +91,25 @@ XBUF_HIDDEN void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrd
 XBUF_HIDDEN void xbuf_copy_swapped(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
                                    ptrdiff_t n, ptrdiff_t itemsize);
 
+/* ---- AVX-512BW transposes (transpose_avx512.c) ------------------ */
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#  define XBUF_HAVE_AVX512_KERNELS 1
+#else
+#  define XBUF_HAVE_AVX512_KERNELS 0
+#endif
+
+#if XBUF_HAVE_AVX512_KERNELS
+/* Whether this CPU and OS run AVX-512F and AVX-512BW code. */
+XBUF_HIDDEN bool xbuf_avx512bw_usable(void);
+
+/* As xbuf_copy_transposed for items of 1, 4 or 8 bytes, when
+ * xbuf_avx512bw_usable(): rows and cols are positive multiples of the tile
+ * edge, 64 / itemsize items.  `streaming` writes with non-temporal stores,
+ * and then d and ds must be multiples of 64. */
+XBUF_HIDDEN void xbuf_transpose_avx512(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
+                                       ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t itemsize,
+                                       bool streaming);
+#endif
+
 #endif /* XBUF_COPY_INTERNAL_H */

@@ -11,6 +11,8 @@
  * Transposes use SSE2 (part of every x86-64) register transposes of 16x16,
  * 4x4 and 2x2 blocks of 1-, 4- and 8-byte items inside cache-sized tiles;
  * other item sizes and other machines use the same tiles with scalar moves.
+ * On CPUs with AVX-512BW, byte transposes and the large (streaming)
+ * transposes of 4- and 8-byte items go to transpose_avx512.c instead.
  */
 #include <string.h>
 
@@ -324,18 +326,13 @@ static void prefetch_rows(const char *s, ptrdiff_t ss, ptrdiff_t count, ptrdiff_
             __builtin_prefetch(s + i * ss + k);
 }
 
-void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
-                          ptrdiff_t cols, ptrdiff_t itemsize)
+/* Tiles staged through packed buffers, source rows outermost: each tile
+ * continues the source row segments the previous one read, which the
+ * hardware prefetcher follows. */
+static void transpose_tiled(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
+                            ptrdiff_t cols, ptrdiff_t itemsize, bool streaming)
 {
     tile_shape tile = tile_for(itemsize);
-    if (tile.along == 0) {
-        transpose_scalar(d, ds, s, ss, rows, cols, itemsize);
-        return;
-    }
-    /* Streaming pays off once the output is well beyond the caches. */
-    bool streaming = rows * cols * itemsize >= STREAMING_BYTES;
-    /* Source rows outermost: each tile continues the source row segments
-     * the previous one read, which the hardware prefetcher follows. */
     for (ptrdiff_t c = 0; c < cols; c += tile.across) {
         ptrdiff_t tc = cols - c < tile.across ? cols - c : tile.across;
         for (ptrdiff_t r = 0; r < rows; r += tile.along) {
@@ -350,4 +347,74 @@ void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, pt
     if (streaming)
         _mm_sfence(); /* streaming stores are weakly ordered */
 #endif
+}
+
+#if XBUF_HAVE_AVX512_KERNELS
+/* Items before p's next 64-byte line boundary when rows `pitch` bytes
+ * apart all share p's alignment; 0 when no choice of first item lands on
+ * one for every row. */
+static ptrdiff_t items_to_line(const void *p, ptrdiff_t pitch, ptrdiff_t itemsize)
+{
+    ptrdiff_t bytes = (ptrdiff_t)((64 - (uintptr_t)p % 64) % 64);
+    return pitch % 64 == 0 && bytes % itemsize == 0 ? bytes / itemsize : 0;
+}
+#endif
+
+/* Transposes of 1-, 4- and 8-byte items on AVX-512BW machines: whole tiles
+ * of 64 / itemsize items square go to the wide kernels, the margins around
+ * them to the staged tiles.  The tiles start on line boundaries of both
+ * sides where the pitches allow it: a source row segment that straddles two
+ * lines costs two line fetches, and streaming stores must write whole,
+ * aligned lines.  False when the view is too small or the CPU has no
+ * AVX-512BW: the caller does it all. */
+static bool transpose_wide(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
+                           ptrdiff_t cols, ptrdiff_t itemsize, bool streaming)
+{
+#if XBUF_HAVE_AVX512_KERNELS
+    if (itemsize != 1 && itemsize != 4 && itemsize != 8)
+        return false;
+    ptrdiff_t edge = 64 / itemsize;
+    ptrdiff_t r0 = items_to_line(s, ss, itemsize), c0 = items_to_line(d, ds, itemsize);
+    if (rows - r0 < edge || cols - c0 < edge || !xbuf_avx512bw_usable())
+        return false;
+    ptrdiff_t r1 = r0 + (rows - r0) / edge * edge, c1 = c0 + (cols - c0) / edge * edge;
+    ptrdiff_t is = itemsize;
+    char *tiles = d + r0 * ds + c0 * is;
+    bool whole_lines = ds % 64 == 0 && (uintptr_t)tiles % 64 == 0;
+    xbuf_transpose_avx512(tiles, ds, s + c0 * ss + r0 * is, ss, r1 - r0, c1 - c0, is,
+                          streaming && whole_lines);
+    /* whole rows above and below the tiles, then the columns beside them */
+    if (r0 > 0)
+        transpose_tiled(d, ds, s, ss, r0, cols, is, streaming);
+    if (r1 < rows)
+        transpose_tiled(d + r1 * ds, ds, s + r1 * is, ss, rows - r1, cols, is, streaming);
+    if (c0 > 0)
+        transpose_tiled(d + r0 * ds, ds, s + r0 * is, ss, r1 - r0, c0, is, streaming);
+    if (c1 < cols)
+        transpose_tiled(d + r0 * ds + c1 * is, ds, s + c1 * ss + r0 * is, ss, r1 - r0, cols - c1,
+                        is, streaming);
+    return true;
+#else
+    (void)d, (void)ds, (void)s, (void)ss, (void)rows, (void)cols, (void)itemsize;
+    (void)streaming;
+    return false;
+#endif
+}
+
+void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
+                          ptrdiff_t cols, ptrdiff_t itemsize)
+{
+    if (tile_for(itemsize).along == 0) {
+        transpose_scalar(d, ds, s, ss, rows, cols, itemsize);
+        return;
+    }
+    /* Streaming pays off once the output is well beyond the caches. */
+    bool streaming = rows * cols * itemsize >= STREAMING_BYTES;
+    /* The wide kernels write one line per destination row per tile: without
+     * streaming stores, 4- and 8-byte items measured faster staged (each
+     * destination line is then read for ownership once, in runs). */
+    bool wide = itemsize == 1 || streaming;
+    if (wide && transpose_wide(d, ds, s, ss, rows, cols, itemsize, streaming))
+        return;
+    transpose_tiled(d, ds, s, ss, rows, cols, itemsize, streaming);
 }

@@ -1063,18 +1063,28 @@ Test(copy, zero_dimensional_views)
 
 /* ==== transposes ========================================================= */
 
+/* The first byte at or after p that lies `shift` bytes past a line start. */
+static unsigned char *line_shifted(unsigned char *p, ptrdiff_t shift)
+{
+    return p + (64 - (uintptr_t)p % 64 + (uintptr_t)shift) % 64;
+}
+
 /* D[r][c] = S[c][r]: one side C-ordered (contiguous rows), the other
  * F-ordered; variant bit 1 swaps which is which, bit 2 pads both pitches by
  * bytes that are not a multiple of the itemsize, bit 4 makes the F side's
- * pitch negative. */
-static void check_transpose(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t is, int variant)
+ * pitch negative.  The C side's memory starts `cshift` bytes past a 64-byte
+ * boundary, the F side's `fshift` (the wide kernels start their tiles on
+ * line boundaries and copy the margins before them another way). */
+static void check_transpose_at(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t is, int variant,
+                               ptrdiff_t cshift, ptrdiff_t fshift)
 {
     mem m = {0};
     ptrdiff_t pad = variant & 2 ? 2 * is + 3 : 0;
     bool dst_c = !(variant & 1), negative = variant & 4;
     ptrdiff_t cpitch = cols * is + pad, fpitch = rows * is + pad;
     ptrdiff_t cbytes = rows * cpitch, fbytes = cols * fpitch;
-    unsigned char *cmem = mem_new(&m, (size_t)cbytes), *fmem = mem_new(&m, (size_t)fbytes);
+    unsigned char *cmem = line_shifted(mem_new(&m, (size_t)cbytes + 64), cshift);
+    unsigned char *fmem = line_shifted(mem_new(&m, (size_t)fbytes + 64), fshift);
     ptrdiff_t shape[2] = {rows, cols};
     ptrdiff_t cstrides[2] = {cpitch, is}, fstrides[2] = {is, negative ? -fpitch : fpitch};
     unsigned char *fbuf = negative ? fmem + (cols - 1) * fpitch : fmem;
@@ -1096,8 +1106,9 @@ static void check_transpose(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t is, int va
     xbuf_error err;
     int rc = xbuf_copy(dst, src, &err);
     char what[128], msg[512];
-    snprintf(what, sizeof what, "transpose %td x %td of %td-byte items, variant %d", rows, cols,
-             is, variant);
+    snprintf(what, sizeof what,
+             "transpose %td x %td of %td-byte items, variant %d, C side at line offset %td, "
+             "F side at %td", rows, cols, is, variant, cshift, fshift);
     if (rc != XBUF_OK) {
         snprintf(msg, sizeof msg, "xbuf_copy returned %d: %s", rc, err.message);
         fail_case(what, dst, src, msg);
@@ -1105,6 +1116,11 @@ static void check_transpose(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t is, int va
     if (!mem_matches(&m, msg, sizeof msg))
         fail_case(what, dst, src, msg);
     mem_free(&m);
+}
+
+static void check_transpose(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t is, int variant)
+{
+    check_transpose_at(rows, cols, is, variant, 0, 0);
 }
 
 Test(copy, transposes_of_every_itemsize)
@@ -1143,6 +1159,32 @@ Test(copy, transposes_long_and_thin)
             check_transpose(1, 300, itemsizes[k], v);
             check_transpose(300, 1, itemsizes[k], v);
         }
+}
+
+Test(copy, transposes_at_every_line_offset)
+{
+    /* Pitches of whole lines (the wide kernels then align their tiles) and
+     * not, each side starting anywhere in a line: the tiles, and the
+     * margins above, below and beside them, all land where they should. */
+    static const ptrdiff_t itemsizes[] = {1, 4, 8};
+    for (size_t k = 0; k < 3; k++) {
+        ptrdiff_t is = itemsizes[k], edge = 64 / is;
+        for (ptrdiff_t shift = 0; shift < 64; shift++) {
+            ptrdiff_t other = (shift * 37 + 5) % 64;
+            int variant = (int)(shift % 2) | (shift % 8 == 3 ? 2 : 0) | (shift % 4 == 2 ? 4 : 0);
+            check_transpose_at(4 * edge, 3 * edge, is, variant, shift, other);
+            check_transpose_at(3 * edge + 5, 2 * edge + 9, is, variant, other, shift);
+        }
+    }
+}
+
+/* A byte transpose with 8 MiB of output, each side at a few line offsets:
+ * the wide kernel's streaming stores and its margins. */
+Test(copy, byte_transpose_large_at_line_offsets)
+{
+    static const ptrdiff_t shifts[][2] = {{0, 0}, {16, 16}, {48, 5}, {1, 63}};
+    for (size_t i = 0; i < sizeof shifts / sizeof shifts[0]; i++)
+        check_transpose_at(2048 + 17, 4096, 1, (int)i % 2, shifts[i][0], shifts[i][1]);
 }
 
 /* A transpose large enough for the streaming-store path (8 MiB of output),
