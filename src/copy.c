@@ -33,11 +33,20 @@ static int copy_block_2d(const xbuf_plan *plan, int first, char *d, char *s, voi
     return 0;
 }
 
+/* How the packed runs of a copy are written (see run_copy). */
+typedef struct run_policy {
+    bool many_runs, streaming;
+} run_policy;
+
 static int copy_block_1d(const xbuf_plan *plan, int first, char *d, char *s, void *context)
 {
-    (void)context;
+    const run_policy *policy = context;
     const xbuf_dim *dim = &plan->dims[first];
-    xbuf_copy_strided(d, dim->stride[0], s, dim->stride[1], dim->extent, plan->itemsize[0]);
+    ptrdiff_t itemsize = plan->itemsize[0];
+    if (policy->many_runs && dim->stride[0] == itemsize && dim->stride[1] == itemsize)
+        xbuf_copy_packed_run(d, s, dim->extent * itemsize, policy->streaming);
+    else
+        xbuf_copy_strided(d, dim->stride[0], s, dim->stride[1], dim->extent, itemsize);
     return 0;
 }
 
@@ -48,16 +57,34 @@ static int copy_block_item(const xbuf_plan *plan, int first, char *d, char *s, v
     return 0;
 }
 
+/* The output bytes of a copy; PTRDIFF_MAX if they overflow (they cannot,
+ * for checked views, but the answer stays sound). */
+static ptrdiff_t output_bytes(const xbuf_plan *plan)
+{
+    ptrdiff_t bytes = plan->itemsize[0];
+    for (int i = 0; i < plan->ndim; i++)
+        if (xbuf_mul_overflow(bytes, plan->dims[i].extent, &bytes))
+            return PTRDIFF_MAX;
+    return bytes;
+}
+
 static void run_copy(const xbuf_plan *plan)
 {
     ptrdiff_t itemsize = plan->itemsize[0];
     int tail = xbuf_plan_direct_tail(plan, 2);
-    if (tail == 2 && is_transpose(plan, itemsize))
+    if (tail == 2 && is_transpose(plan, itemsize)) {
         xbuf_plan_run(plan, 2, copy_block_2d, NULL);
-    else if (tail >= 1)
-        xbuf_plan_run(plan, 1, copy_block_1d, NULL);
-    else
+    } else if (tail >= 1) {
+        /* A single packed run is memcpy's, with its own policy for large
+         * sizes; many runs go to the run kernel. */
+        run_policy policy = {plan->ndim >= 2, false};
+        policy.streaming = policy.many_runs && output_bytes(plan) >= XBUF_STREAMING_RUNS_BYTES;
+        xbuf_plan_run(plan, 1, copy_block_1d, &policy);
+        if (policy.streaming)
+            xbuf_streaming_fence();
+    } else {
         xbuf_plan_run(plan, 0, copy_block_item, NULL);
+    }
 }
 
 /* ---- overlap ------------------------------------------------------------ */

@@ -76,9 +76,28 @@ XBUF_HIDDEN void xbuf_temporary_free(xbuf_view *packed);
 
 /* ---- kernels (copy_kernels.c) ---------------------------------------- */
 
+/* Copies whose output reaches these sizes write it with streaming
+ * (non-temporal) stores: not reading each destination line before writing
+ * it saves a third of the traffic, but the output then goes to memory
+ * instead of staying in the caches.  A transpose's tiles write their lines
+ * in scattered order, which the caches absorb badly: streaming won from
+ * 8 MiB on.  Packed runs written in order gain only once the output no
+ * longer fits a large L3 (64 MiB of PIL rows: 1.2x memcpy of the whole
+ * streamed, 1.0x not; 16 MiB: 0.75x streamed, 0.85x not). */
+enum { XBUF_STREAMING_TRANSPOSE_BYTES = 8 << 20, XBUF_STREAMING_RUNS_BYTES = 32 << 20 };
+
 /* n items of `itemsize` bytes from s (stepping ss) to d (stepping ds). */
 XBUF_HIDDEN void xbuf_copy_strided(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
                                    ptrdiff_t n, ptrdiff_t itemsize);
+
+/* One packed run of `bytes` in a copy made of many runs (a single run is
+ * memcpy's).  `streaming`: the copy's output reaches
+ * XBUF_STREAMING_RUNS_BYTES; the run is written with streaming stores and
+ * the caller fences with xbuf_streaming_fence once the copy is done. */
+XBUF_HIDDEN void xbuf_copy_packed_run(char *d, const char *s, ptrdiff_t bytes, bool streaming);
+
+/* Orders the streaming stores before what follows. */
+XBUF_HIDDEN void xbuf_streaming_fence(void);
 
 /* D[r][c] = S[c][r] for r < rows, c < cols: S's rows are `ss` bytes apart
  * and contiguous along r; D's rows are `ds` bytes apart and contiguous along
@@ -91,25 +110,41 @@ XBUF_HIDDEN void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrd
 XBUF_HIDDEN void xbuf_copy_swapped(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
                                    ptrdiff_t n, ptrdiff_t itemsize);
 
-/* ---- AVX-512BW transposes (transpose_avx512.c) ------------------ */
+/* ---- kernels for wider vector units (copy_kernels_wide.c) ------------ */
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#  define XBUF_HAVE_AVX512_KERNELS 1
+#  define XBUF_HAVE_WIDE_KERNELS 1
 #else
-#  define XBUF_HAVE_AVX512_KERNELS 0
+#  define XBUF_HAVE_WIDE_KERNELS 0
 #endif
 
-#if XBUF_HAVE_AVX512_KERNELS
-/* Whether this CPU and OS run AVX-512F and AVX-512BW code. */
-XBUF_HIDDEN bool xbuf_avx512bw_usable(void);
+#if XBUF_HAVE_WIDE_KERNELS
+/* Whether this CPU and OS run AVX-512F, -BW and -VBMI code; AVX2 code. */
+XBUF_HIDDEN bool xbuf_avx512_usable(void);
+XBUF_HIDDEN bool xbuf_avx2_usable(void);
+
+/* memcpy(d, s, bytes) with 32-byte moves, when xbuf_avx2_usable(). */
+XBUF_HIDDEN void xbuf_copy_run_avx2(char *d, const char *s, ptrdiff_t bytes);
 
 /* As xbuf_copy_transposed for items of 1, 4 or 8 bytes, when
- * xbuf_avx512bw_usable(): rows and cols are positive multiples of the tile
- * edge, 64 / itemsize items.  `streaming` writes with non-temporal stores,
- * and then d and ds must be multiples of 64. */
+ * xbuf_avx512_usable(), in tiles of `edge` = 64 / itemsize items square,
+ * for the first cols / edge * edge columns (the caller copies the rest):
+ * tiles start at row first_row (where the source's lines start) and
+ * rows - first_row and cols are at least `edge`.  `streaming` writes with
+ * non-temporal stores; then ds and d are multiples of 64. */
 XBUF_HIDDEN void xbuf_transpose_avx512(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
                                        ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t itemsize,
-                                       bool streaming);
+                                       ptrdiff_t first_row, bool streaming);
+
+/* The columns of the same transpose that xbuf_transpose_avx512 left on
+ * either side of its tiles, when the destination's rows follow each other
+ * (ds == cols * itemsize, a multiple of 64) and it starts `head` items
+ * (0 < head < edge) before a line: the last items of each row and the first
+ * of the next share a line, written whole.  rows > edge.  `streaming`: as
+ * above. */
+XBUF_HIDDEN void xbuf_transpose_seams_avx512(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
+                                             ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t itemsize,
+                                             ptrdiff_t head, bool streaming);
 #endif
 
 #endif /* XBUF_COPY_INTERNAL_H */

@@ -15,6 +15,7 @@
  * transposes of 4- and 8-byte items go to transpose_avx512.c instead.
  */
 #include <string.h>
+#include <stdlib.h>
 
 #include "copy_internal.h"
 
@@ -41,6 +42,20 @@ static ptrdiff_t gather_every_other_byte(char *d, const char *s, ptrdiff_t n)
         __m128i a = _mm_and_si128(_mm_loadu_si128((const __m128i *)(s + 2 * i)), low);
         __m128i b = _mm_and_si128(_mm_loadu_si128((const __m128i *)(s + 2 * i + 16)), low);
         _mm_storeu_si128((__m128i *)(d + i), _mm_packus_epi16(a, b));
+    }
+    return i;
+}
+
+/* Every other 4-byte item: the even lanes of two vectors (a shuffle moves
+ * bits, it does no arithmetic: every pattern, NaNs included, survives). */
+static ptrdiff_t gather_every_other_word(char *d, const char *s, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+    for (; i + 4 < n; i += 4) { /* '<': as for bytes */
+        __m128 a = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(s + 8 * i)));
+        __m128 b = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(s + 8 * i + 16)));
+        __m128 even = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        _mm_storeu_si128((__m128i *)(d + 4 * i), _mm_castps_si128(even));
     }
     return i;
 }
@@ -74,6 +89,8 @@ static ptrdiff_t gather_pairs(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss
             return gather_every_other_byte(d, s, n);
         if (itemsize == 2)
             return gather_every_other_short(d, s, n);
+        if (itemsize == 4)
+            return gather_every_other_word(d, s, n);
     }
 #else
     (void)d, (void)ds, (void)s, (void)ss, (void)n, (void)itemsize;
@@ -100,6 +117,52 @@ void xbuf_copy_strided(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdi
     case 16: STRIDED_LOOP(16); break;
     default: STRIDED_LOOP((size_t)itemsize); break;
     }
+}
+
+/* ---- 1-d: packed runs --------------------------------------------------- */
+
+/* Shorter runs are not worth a loop's head and tail: memcpy. */
+enum { PACKED_LOOP_BYTES = 256 };
+
+#if XBUF_HAVE_SSE2
+/* A packed run written with streaming stores from its first 16-byte
+ * boundary on. */
+static void stream_run(char *d, const char *s, ptrdiff_t bytes)
+{
+    ptrdiff_t head = (ptrdiff_t)((16 - (uintptr_t)d % 16) % 16), i = head;
+    memcpy(d, s, (size_t)head);
+    for (; i + 64 <= bytes; i += 64)
+        for (int k = 0; k < 64; k += 16)
+            _mm_stream_si128((__m128i *)(d + i + k), _mm_loadu_si128((const __m128i *)(s + i + k)));
+    memcpy(d + i, s + i, (size_t)(bytes - i));
+}
+#endif
+
+void xbuf_copy_packed_run(char *d, const char *s, ptrdiff_t bytes, bool streaming)
+{
+    if (bytes >= PACKED_LOOP_BYTES) {
+#if XBUF_HAVE_SSE2
+        if (streaming) {
+            stream_run(d, s, bytes);
+            return;
+        }
+#endif
+#if XBUF_HAVE_WIDE_KERNELS
+        if (xbuf_avx2_usable()) {
+            xbuf_copy_run_avx2(d, s, bytes);
+            return;
+        }
+#endif
+    }
+    (void)streaming;
+    memcpy(d, s, (size_t)bytes);
+}
+
+void xbuf_streaming_fence(void)
+{
+#if XBUF_HAVE_SSE2
+    _mm_sfence(); /* streaming stores are weakly ordered */
+#endif
 }
 
 /* ---- 1-d: byte-swapping runs ------------------------------------------ */
@@ -244,7 +307,7 @@ static void transpose_tile(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, p
  * transposing between the two buffers (which cannot conflict: they are
  * packed), and copying whole row segments out touches each array line
  * once, in a burst. */
-enum { TILE_BYTES = 16384, STREAMING_BYTES = 8 << 20 };
+enum { TILE_BYTES = 16384 };
 
 /* A tile is `along` items along the source rows (the destination's
  * rows) by `across` source rows; `along` * itemsize is the length of the
@@ -349,7 +412,7 @@ static void transpose_tiled(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, 
 #endif
 }
 
-#if XBUF_HAVE_AVX512_KERNELS
+#if XBUF_HAVE_WIDE_KERNELS
 /* Items before p's next 64-byte line boundary when rows `pitch` bytes
  * apart all share p's alignment; 0 when no choice of first item lands on
  * one for every row. */
@@ -360,39 +423,36 @@ static ptrdiff_t items_to_line(const void *p, ptrdiff_t pitch, ptrdiff_t itemsiz
 }
 #endif
 
-/* Transposes of 1-, 4- and 8-byte items on AVX-512BW machines: whole tiles
- * of 64 / itemsize items square go to the wide kernels, the margins around
- * them to the staged tiles.  The tiles start on line boundaries of both
- * sides where the pitches allow it: a source row segment that straddles two
- * lines costs two line fetches, and streaming stores must write whole,
- * aligned lines.  False when the view is too small or the CPU has no
- * AVX-512BW: the caller does it all. */
+/* Transposes of 1-, 4- and 8-byte items on AVX-512BW machines, in tiles
+ * of whole cache lines.  The tiles start on line boundaries of both sides
+ * where the pitches allow it: a source row segment that straddles two lines
+ * costs two line fetches, and streaming stores must write whole, aligned
+ * lines.  The columns left on either side go by whole lines too when the
+ * destination's rows follow each other (the common C-ordered result),
+ * else to the staged tiles.  False when the view is smaller than a tile or
+ * the CPU has no AVX-512BW: the caller does it all. */
 static bool transpose_wide(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
                            ptrdiff_t cols, ptrdiff_t itemsize, bool streaming)
 {
-#if XBUF_HAVE_AVX512_KERNELS
+#if XBUF_HAVE_WIDE_KERNELS
     if (itemsize != 1 && itemsize != 4 && itemsize != 8)
         return false;
-    ptrdiff_t edge = 64 / itemsize;
-    ptrdiff_t r0 = items_to_line(s, ss, itemsize), c0 = items_to_line(d, ds, itemsize);
-    if (rows - r0 < edge || cols - c0 < edge || !xbuf_avx512bw_usable())
+    ptrdiff_t edge = 64 / itemsize, is = itemsize;
+    ptrdiff_t r0 = items_to_line(s, ss, is), c0 = items_to_line(d, ds, is);
+    if (rows - r0 < edge || cols - c0 < edge || !xbuf_avx512_usable())
         return false;
-    ptrdiff_t r1 = r0 + (rows - r0) / edge * edge, c1 = c0 + (cols - c0) / edge * edge;
-    ptrdiff_t is = itemsize;
-    char *tiles = d + r0 * ds + c0 * is;
-    bool whole_lines = ds % 64 == 0 && (uintptr_t)tiles % 64 == 0;
-    xbuf_transpose_avx512(tiles, ds, s + c0 * ss + r0 * is, ss, r1 - r0, c1 - c0, is,
+    ptrdiff_t c1 = c0 + (cols - c0) / edge * edge;
+    bool whole_lines = ds % 64 == 0 && (uintptr_t)(d + c0 * is) % 64 == 0;
+    xbuf_transpose_avx512(d + c0 * is, ds, s + c0 * ss, ss, rows, c1 - c0, is, r0,
                           streaming && whole_lines);
-    /* whole rows above and below the tiles, then the columns beside them */
-    if (r0 > 0)
-        transpose_tiled(d, ds, s, ss, r0, cols, is, streaming);
-    if (r1 < rows)
-        transpose_tiled(d + r1 * ds, ds, s + r1 * is, ss, rows - r1, cols, is, streaming);
+    if (c0 > 0 && ds == cols * is && rows > edge) {
+        xbuf_transpose_seams_avx512(d, ds, s, ss, rows, cols, is, c0, streaming && whole_lines);
+        return true;
+    }
     if (c0 > 0)
-        transpose_tiled(d + r0 * ds, ds, s + r0 * is, ss, r1 - r0, c0, is, streaming);
+        transpose_tiled(d, ds, s, ss, rows, c0, is, streaming);
     if (c1 < cols)
-        transpose_tiled(d + r0 * ds + c1 * is, ds, s + c1 * ss + r0 * is, ss, r1 - r0, cols - c1,
-                        is, streaming);
+        transpose_tiled(d + c1 * is, ds, s + c1 * ss, ss, rows, cols - c1, is, streaming);
     return true;
 #else
     (void)d, (void)ds, (void)s, (void)ss, (void)rows, (void)cols, (void)itemsize;
@@ -409,7 +469,7 @@ void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, pt
         return;
     }
     /* Streaming pays off once the output is well beyond the caches. */
-    bool streaming = rows * cols * itemsize >= STREAMING_BYTES;
+    bool streaming = rows * cols * itemsize >= XBUF_STREAMING_TRANSPOSE_BYTES;
     /* The wide kernels write one line per destination row per tile: without
      * streaming stores, 4- and 8-byte items measured faster staged (each
      * destination line is then read for ownership once, in runs). */

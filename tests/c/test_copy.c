@@ -1270,7 +1270,7 @@ static void check_every_other(ptrdiff_t is, ptrdiff_t len, ptrdiff_t start)
 
 Test(copy, every_other_item_gathers)
 {
-    for (ptrdiff_t is = 1; is <= 2; is++)
+    for (ptrdiff_t is = 1; is <= 8; is *= 2)
         for (ptrdiff_t len = 1; len <= 200; len++)
             for (ptrdiff_t start = 0; start < 2; start++)
                 check_every_other(is, len, start);
@@ -1280,7 +1280,7 @@ Test(copy, every_other_item_gathers)
  * columns, the last row ending at the fence. */
 Test(copy, every_other_column_of_a_matrix)
 {
-    for (ptrdiff_t is = 1; is <= 2; is++)
+    for (ptrdiff_t is = 1; is <= 8; is *= 2)
         for (ptrdiff_t width = 31; width <= 67; width += 2) {
             ptrdiff_t rows = 5, n = (width + 1) / 2, bytes = rows * width * is;
             fenced f = fenced_alloc((size_t)bytes);
@@ -1300,6 +1300,47 @@ Test(copy, every_other_column_of_a_matrix)
             mem_free(&m);
             fenced_free(&f);
         }
+}
+
+/* ==== copies made of many packed runs ==================================== */
+
+/* `rows` rows of `run` bytes, both sides padded (by odd amounts, so the rows
+ * start at ever different offsets) so the rows do not merge into one run,
+ * the destination `dshift` and the source `sshift` bytes past a line start:
+ * each row is one packed run for the run kernel. */
+static void check_runs(ptrdiff_t rows, ptrdiff_t run, ptrdiff_t is, ptrdiff_t dshift,
+                       ptrdiff_t sshift)
+{
+    mem m = {0};
+    ptrdiff_t dpitch = run + 3 * is + 1, spitch = run + 5 * is + 3;
+    unsigned char *dmem = line_shifted(mem_new(&m, (size_t)(rows * dpitch + 64)), dshift);
+    unsigned char *smem = line_shifted(mem_new(&m, (size_t)(rows * spitch + 64)), sshift);
+    ptrdiff_t shape[2] = {rows, run / is}, ds[2] = {dpitch, is}, ss[2] = {spitch, is};
+    xbuf_view dst = {.buf = dmem, .len = rows * run, .itemsize = is, .ndim = 2, .shape = shape,
+                     .strides = ds};
+    xbuf_view src = dst;
+    src.buf = smem;
+    src.strides = ss;
+    char what[128];
+    snprintf(what, sizeof what, "%td rows of %td bytes, destination at line offset %td, "
+             "source at %td", rows, run, dshift, sshift);
+    check_copy(&m, &dst, &src, what);
+    mem_free(&m);
+}
+
+Test(copy, packed_runs_of_every_length_and_offset)
+{
+    /* around the run kernel's 32- and 128-byte steps and its 256-byte
+     * threshold */
+    for (ptrdiff_t run = 1; run <= 600; run++)
+        check_runs(3, run, 1, run % 64, (run * 7) % 64);
+}
+
+/* Large enough (32 MiB and more) for streaming stores, rows not a whole
+ * number of lines, neither side on a line boundary. */
+Test(copy, packed_runs_streaming)
+{
+    check_runs(4100, 8200, 8, 13, 40);
 }
 
 /* ==== indirect views: the example image exporter ========================= */
