@@ -46,7 +46,8 @@ static int copy_block_1d(const xbuf_plan *plan, int first, char *d, char *s, voi
     if (policy->many_runs && dim->stride[0] == itemsize && dim->stride[1] == itemsize)
         xbuf_copy_packed_run(d, s, dim->extent * itemsize, policy->streaming);
     else
-        xbuf_copy_strided(d, dim->stride[0], s, dim->stride[1], dim->extent, itemsize);
+        xbuf_copy_strided(d, dim->stride[0], s, dim->stride[1], dim->extent, itemsize,
+                          policy->streaming);
     return 0;
 }
 
@@ -77,8 +78,7 @@ static void run_copy(const xbuf_plan *plan)
     } else if (tail >= 1) {
         /* A single packed run is memcpy's, with its own policy for large
          * sizes; many runs go to the run kernel. */
-        run_policy policy = {plan->ndim >= 2, false};
-        policy.streaming = policy.many_runs && output_bytes(plan) >= XBUF_STREAMING_RUNS_BYTES;
+        run_policy policy = {plan->ndim >= 2, output_bytes(plan) >= XBUF_STREAMING_BYTES};
         xbuf_plan_run(plan, 1, copy_block_1d, &policy);
         if (policy.streaming)
             xbuf_streaming_fence();

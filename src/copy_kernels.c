@@ -31,8 +31,17 @@
         memcpy(d, s, bytes)
 
 #if XBUF_HAVE_SSE2
+/* A 16-byte store; streaming ones need p on a 16-byte boundary. */
+static inline void store_16(char *p, __m128i v, bool streaming)
+{
+    if (streaming)
+        _mm_stream_si128((__m128i *)p, v);
+    else
+        _mm_storeu_si128((__m128i *)p, v);
+}
+
 /* Every other byte: keep the low byte of each 16-bit pair and pack. */
-static ptrdiff_t gather_every_other_byte(char *d, const char *s, ptrdiff_t n)
+static ptrdiff_t gather_every_other_byte(char *d, const char *s, ptrdiff_t n, bool streaming)
 {
     const __m128i low = _mm_set1_epi16(0x00ff);
     ptrdiff_t i = 0;
@@ -41,27 +50,13 @@ static ptrdiff_t gather_every_other_byte(char *d, const char *s, ptrdiff_t n)
     for (; i + 16 < n; i += 16) {
         __m128i a = _mm_and_si128(_mm_loadu_si128((const __m128i *)(s + 2 * i)), low);
         __m128i b = _mm_and_si128(_mm_loadu_si128((const __m128i *)(s + 2 * i + 16)), low);
-        _mm_storeu_si128((__m128i *)(d + i), _mm_packus_epi16(a, b));
-    }
-    return i;
-}
-
-/* Every other 4-byte item: the even lanes of two vectors (a shuffle moves
- * bits, it does no arithmetic: every pattern, NaNs included, survives). */
-static ptrdiff_t gather_every_other_word(char *d, const char *s, ptrdiff_t n)
-{
-    ptrdiff_t i = 0;
-    for (; i + 4 < n; i += 4) { /* '<': as for bytes */
-        __m128 a = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(s + 8 * i)));
-        __m128 b = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(s + 8 * i + 16)));
-        __m128 even = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-        _mm_storeu_si128((__m128i *)(d + 4 * i), _mm_castps_si128(even));
+        store_16(d + i, _mm_packus_epi16(a, b), streaming);
     }
     return i;
 }
 
 /* Every other 16-bit item: gather the even lanes of two vectors. */
-static ptrdiff_t gather_every_other_short(char *d, const char *s, ptrdiff_t n)
+static ptrdiff_t gather_every_other_short(char *d, const char *s, ptrdiff_t n, bool streaming)
 {
     ptrdiff_t i = 0;
     for (; i + 8 < n; i += 8) { /* '<': as for bytes */
@@ -71,7 +66,33 @@ static ptrdiff_t gather_every_other_short(char *d, const char *s, ptrdiff_t n)
          * saturation: exact, since every value fits. */
         a = _mm_srai_epi32(_mm_slli_epi32(a, 16), 16);
         b = _mm_srai_epi32(_mm_slli_epi32(b, 16), 16);
-        _mm_storeu_si128((__m128i *)(d + 2 * i), _mm_packs_epi32(a, b));
+        store_16(d + 2 * i, _mm_packs_epi32(a, b), streaming);
+    }
+    return i;
+}
+
+/* Every other 4-byte item: the even lanes of two vectors (a shuffle moves
+ * bits, it does no arithmetic: every pattern, NaNs included, survives). */
+static ptrdiff_t gather_every_other_word(char *d, const char *s, ptrdiff_t n, bool streaming)
+{
+    ptrdiff_t i = 0;
+    for (; i + 4 < n; i += 4) { /* '<': as for bytes */
+        __m128 a = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(s + 8 * i)));
+        __m128 b = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(s + 8 * i + 16)));
+        __m128 even = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        store_16(d + 4 * i, _mm_castps_si128(even), streaming);
+    }
+    return i;
+}
+
+/* Every other 8-byte item: the low halves of two vectors. */
+static ptrdiff_t gather_every_other_quad(char *d, const char *s, ptrdiff_t n, bool streaming)
+{
+    ptrdiff_t i = 0;
+    for (; i + 2 < n; i += 2) { /* '<': as for bytes */
+        __m128i a = _mm_loadu_si128((const __m128i *)(s + 16 * i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(s + 16 * i + 16));
+        store_16(d + 8 * i, _mm_unpacklo_epi64(a, b), streaming);
     }
     return i;
 }
@@ -79,33 +100,48 @@ static ptrdiff_t gather_every_other_short(char *d, const char *s, ptrdiff_t n)
 
 /* Gathers of every other small item into a packed destination: the common
  * "every other column" slice, where a scalar loop of 1-byte moves would
- * run far below memory speed. */
+ * run far below memory speed.  Returns how many items it copied (the
+ * caller does the rest).  Streaming stores start at the destination's
+ * first 16-byte boundary; the items before it are copied one by one. */
 static ptrdiff_t gather_pairs(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t n,
-                              ptrdiff_t itemsize)
+                              ptrdiff_t itemsize, bool streaming)
 {
 #if XBUF_HAVE_SSE2
-    if (ds == itemsize && ss == 2 * itemsize) {
-        if (itemsize == 1)
-            return gather_every_other_byte(d, s, n);
-        if (itemsize == 2)
-            return gather_every_other_short(d, s, n);
-        if (itemsize == 4)
-            return gather_every_other_word(d, s, n);
+    if (ds != itemsize || ss != 2 * itemsize ||
+        (itemsize != 1 && itemsize != 2 && itemsize != 4 && itemsize != 8))
+        return 0;
+    ptrdiff_t head = 0;
+    if (streaming) {
+        ptrdiff_t bytes = (ptrdiff_t)((16 - (uintptr_t)d % 16) % 16);
+        streaming = bytes % itemsize == 0;
+        head = streaming && bytes / itemsize < n ? bytes / itemsize : 0;
+        for (ptrdiff_t i = 0; i < head; i++)
+            memcpy(d + i * itemsize, s + 2 * i * itemsize, (size_t)itemsize);
     }
+    d += head * itemsize;
+    s += 2 * head * itemsize;
+    n -= head;
+    if (itemsize == 1)
+        return head + gather_every_other_byte(d, s, n, streaming);
+    if (itemsize == 2)
+        return head + gather_every_other_short(d, s, n, streaming);
+    if (itemsize == 4)
+        return head + gather_every_other_word(d, s, n, streaming);
+    return head + gather_every_other_quad(d, s, n, streaming);
 #else
-    (void)d, (void)ds, (void)s, (void)ss, (void)n, (void)itemsize;
-#endif
+    (void)d, (void)ds, (void)s, (void)ss, (void)n, (void)itemsize, (void)streaming;
     return 0;
+#endif
 }
 
 void xbuf_copy_strided(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t n,
-                       ptrdiff_t itemsize)
+                       ptrdiff_t itemsize, bool streaming)
 {
     if (ds == itemsize && ss == itemsize) {
         memcpy(d, s, (size_t)(n * itemsize));
         return;
     }
-    ptrdiff_t done = gather_pairs(d, ds, s, ss, n, itemsize);
+    ptrdiff_t done = gather_pairs(d, ds, s, ss, n, itemsize, streaming);
     d += done * ds;
     s += done * ss;
     n -= done;
@@ -202,7 +238,7 @@ static void transpose_scalar(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
                              ptrdiff_t cols, ptrdiff_t itemsize)
 {
     for (ptrdiff_t r = 0; r < rows; r++)
-        xbuf_copy_strided(d + r * ds, itemsize, s + r * itemsize, ss, cols, itemsize);
+        xbuf_copy_strided(d + r * ds, itemsize, s + r * itemsize, ss, cols, itemsize, false);
 }
 
 #if XBUF_HAVE_SSE2
@@ -469,7 +505,7 @@ void xbuf_copy_transposed(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, pt
         return;
     }
     /* Streaming pays off once the output is well beyond the caches. */
-    bool streaming = rows * cols * itemsize >= XBUF_STREAMING_TRANSPOSE_BYTES;
+    bool streaming = rows * cols * itemsize >= XBUF_STREAMING_BYTES;
     /* The wide kernels write one line per destination row per tile: without
      * streaming stores, 4- and 8-byte items measured faster staged (each
      * destination line is then read for ownership once, in runs). */
