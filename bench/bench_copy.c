@@ -8,6 +8,7 @@
  * '>d' -> '<d' byte swap 0.5.  A benchmark, not a test: it never fails on
  * timing.  XBUF_BENCH_N sets the edge (default 4096).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,8 @@
 
 #include <xbuf.h>
 
-enum { ROUNDS = 3, REPEATS = 4 };
+enum { ROUNDS = 6, MIN_RUNS = 4 };
+static const double ROUND_NS = 20e6; /* per side and round */
 
 static double now_ns(void)
 {
@@ -61,35 +63,55 @@ typedef struct arena {
     char *a, *b;
 } arena;
 
-/* One case and its memcpy baseline of `base_bytes`: ROUNDS rounds of
- * REPEATS memcpys then REPEATS xbuf copies, the best time of each.  Runs in
- * a row let each settle into its own steady state (alternating one by one
- * measures how each suffers from the caches the other left: streaming
- * stores into lines memcpy just dirtied), and rounds spread both over the
- * same stretch of time, so a machine that gets busier skews neither.
- * Prints the line; a refused copy prints why. */
+/* Best time of `runs` memcpys of `bytes`, folded into *best. */
+static void time_memcpy(const arena *mem, size_t bytes, int runs, double *best)
+{
+    for (int r = 0; r < runs; r++) {
+        double start = now_ns();
+        memcpy(mem->b, mem->a, bytes);
+        __asm__ volatile("" : : "r"(mem->b) : "memory");
+        double t = now_ns() - start;
+        *best = t < *best ? t : *best;
+    }
+}
+
+/* Best time of `runs` copies, folded into *best; false if xbuf refused. */
+static bool time_copy(copy_fn fn, const xbuf_view *dst, const xbuf_view *src, int runs,
+                      double *best, xbuf_error *err)
+{
+    for (int r = 0; r < runs; r++) {
+        double start = now_ns();
+        if (fn(dst, src, err) < 0)
+            return false;
+        double t = now_ns() - start;
+        *best = t < *best ? t : *best;
+    }
+    return true;
+}
+
+/* One case and its memcpy baseline of `base_bytes`: ROUNDS rounds, each
+ * of runs of memcpy then runs of the xbuf copy (ROUND_NS worth of each, at
+ * least MIN_RUNS), the best time of each.  Runs in a row let each settle
+ * into its own steady state (alternating one by one measures how each
+ * suffers from the caches the other left: streaming stores into lines
+ * memcpy just dirtied); rounds spread both over the same stretch of time,
+ * so neighbours on a shared machine that get busier skew neither; and a
+ * time budget rather than a count gives short cases as many chances at a
+ * quiet moment as long ones.  Prints the line; a refused copy prints why. */
 static void report(const char *what, copy_fn fn, const xbuf_view *dst, const xbuf_view *src,
                    const arena *mem, size_t base_bytes, double target)
 {
     xbuf_error err;
     double ns = 1e300, base = 1e300;
+    if (!time_copy(fn, dst, src, 1, &ns, &err)) {
+        fprintf(stderr, "bench_copy: %s: %s\n", what, err.message);
+        return;
+    }
+    int runs = ROUND_NS / ns > MIN_RUNS ? (int)(ROUND_NS / ns) : MIN_RUNS;
     for (int round = 0; round < ROUNDS; round++) {
-        for (int r = 0; r < REPEATS; r++) {
-            double start = now_ns();
-            memcpy(mem->b, mem->a, base_bytes);
-            __asm__ volatile("" : : "r"(mem->b) : "memory");
-            double t = now_ns() - start;
-            base = t < base ? t : base;
-        }
-        for (int r = 0; r < REPEATS; r++) {
-            double start = now_ns();
-            if (fn(dst, src, &err) < 0) {
-                fprintf(stderr, "bench_copy: %s: %s\n", what, err.message);
-                return;
-            }
-            double t = now_ns() - start;
-            ns = t < ns ? t : ns;
-        }
+        time_memcpy(mem, base_bytes, runs, &base);
+        if (!time_copy(fn, dst, src, runs, &ns, &err))
+            return;
     }
     double ratio = base / ns;
     printf("  %-34s itemsize %td  %9.2f ms  memcpy %8.2f ms  ratio %5.2f  target %.2f %s\n",
@@ -155,8 +177,9 @@ int main(void)
     for (size_t i = 0; i < bytes; i++)
         a[i] = (char)(i * 131 + 7);
     memset(b, 1, bytes); /* touch every page before timing */
-    printf("xbuf %s: copy engine on %td x %td arrays (best of %d; ratio = memcpy time / "
-           "xbuf time)\n", xbuf_version(), n, n, ROUNDS * REPEATS);
+    printf("xbuf %s: copy engine on %td x %td arrays (best of %d rounds of %.0f ms or %d runs "
+           "each; ratio = memcpy time / xbuf time)\n", xbuf_version(), n, n, ROUNDS,
+           ROUND_NS / 1e6, MIN_RUNS);
     arena mem = {a, b};
     warm_up(&mem, (size_t)(n * n));
     for (ptrdiff_t itemsize = 1; itemsize <= 8; itemsize *= 2)

@@ -33,9 +33,11 @@ static int copy_block_2d(const xbuf_plan *plan, int first, char *d, char *s, voi
     return 0;
 }
 
-/* How the packed runs of a copy are written (see run_copy). */
+/* How the runs of a copy are written (see run_copy). */
 typedef struct run_policy {
-    bool many_runs, streaming;
+    bool many_runs;      /* packed runs go to the run kernel, not memcpy */
+    bool stream_packed;  /* ... with streaming stores */
+    bool stream_gathers; /* gathers use streaming stores */
 } run_policy;
 
 static int copy_block_1d(const xbuf_plan *plan, int first, char *d, char *s, void *context)
@@ -44,10 +46,10 @@ static int copy_block_1d(const xbuf_plan *plan, int first, char *d, char *s, voi
     const xbuf_dim *dim = &plan->dims[first];
     ptrdiff_t itemsize = plan->itemsize[0];
     if (policy->many_runs && dim->stride[0] == itemsize && dim->stride[1] == itemsize)
-        xbuf_copy_packed_run(d, s, dim->extent * itemsize, policy->streaming);
+        xbuf_copy_packed_run(d, s, dim->extent * itemsize, policy->stream_packed);
     else
         xbuf_copy_strided(d, dim->stride[0], s, dim->stride[1], dim->extent, itemsize,
-                          policy->streaming);
+                          policy->stream_gathers);
     return 0;
 }
 
@@ -78,9 +80,12 @@ static void run_copy(const xbuf_plan *plan)
     } else if (tail >= 1) {
         /* A single packed run is memcpy's, with its own policy for large
          * sizes; many runs go to the run kernel. */
-        run_policy policy = {plan->ndim >= 2, output_bytes(plan) >= XBUF_STREAMING_BYTES};
+        ptrdiff_t bytes = output_bytes(plan);
+        bool many_runs = plan->ndim >= 2;
+        run_policy policy = {many_runs, many_runs && bytes >= XBUF_STREAMING_RUNS_BYTES,
+                             bytes >= XBUF_STREAMING_BYTES};
         xbuf_plan_run(plan, 1, copy_block_1d, &policy);
-        if (policy.streaming)
+        if (policy.stream_packed || policy.stream_gathers)
             xbuf_streaming_fence();
     } else {
         xbuf_plan_run(plan, 0, copy_block_item, NULL);

@@ -76,26 +76,29 @@ XBUF_HIDDEN void xbuf_temporary_free(xbuf_view *packed);
 
 /* ---- kernels (copy_kernels.c) ---------------------------------------- */
 
-/* Copies (transposes, gathers and copies made of many runs) whose output
- * reaches this many bytes write it with streaming (non-temporal) stores:
- * not reading each destination line before writing it saves a third of
- * the traffic, and the output would not stay in the caches anyway.  A
- * single packed run is left to memcpy, which has its own threshold.
- * Measured on 4096^2 arrays: byte transposes (16 MiB) streamed take half
- * the time; every other byte (8 MiB) 0.68-0.82x memcpy streamed, 0.45-0.49x
- * not; 16 MiB of PIL rows 0.86-1.05x streamed, 0.90-0.96x not. */
-enum { XBUF_STREAMING_BYTES = 8 << 20 };
+/* Copies whose output reaches these sizes write it with streaming
+ * (non-temporal) stores: not reading each destination line before writing
+ * it saves a third of the traffic, but the output then goes to memory
+ * instead of staying in the caches.  Transposes and gathers gain from
+ * 8 MiB on: byte transposes (16 MiB) take half the time streamed, every
+ * other byte (8 MiB) 0.68-0.82x memcpy streamed, 0.45-0.49x not.  Packed
+ * runs (copies made of many runs) only once the output is larger than the
+ * L3 (16 MiB of PIL rows: 0.83x memcpy cached, 0.76-0.82x streamed; 64 MiB:
+ * 0.97-1.01x cached, 1.14-1.32x streamed).  A single packed run is left to
+ * memcpy, which has its own threshold. */
+enum { XBUF_STREAMING_BYTES = 8 << 20, XBUF_STREAMING_RUNS_BYTES = 32 << 20 };
 
 /* n items of `itemsize` bytes from s (stepping ss) to d (stepping ds).
- * `streaming`: as for xbuf_copy_packed_run, for the gathers of every
- * other item into a packed destination. */
+ * `streaming`: the copy's output reaches XBUF_STREAMING_BYTES; gathers of
+ * every other item into a packed destination use streaming stores (the
+ * caller fences with xbuf_streaming_fence once the copy is done). */
 XBUF_HIDDEN void xbuf_copy_strided(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
                                    ptrdiff_t n, ptrdiff_t itemsize, bool streaming);
 
 /* One packed run of `bytes` in a copy made of many runs (a single run is
- * memcpy's).  `streaming`: the copy's output reaches XBUF_STREAMING_BYTES;
- * the run is written with streaming stores and the caller fences with
- * xbuf_streaming_fence once the copy is done. */
+ * memcpy's).  `streaming`: the copy's output reaches
+ * XBUF_STREAMING_RUNS_BYTES; the run is written with streaming stores and
+ * the caller fences with xbuf_streaming_fence once the copy is done. */
 XBUF_HIDDEN void xbuf_copy_packed_run(char *d, const char *s, ptrdiff_t bytes, bool streaming);
 
 /* Orders the streaming stores before what follows. */

@@ -1362,11 +1362,11 @@ Test(copy, packed_runs_of_every_length_and_offset)
         check_runs(3, run, 1, run % 64, (run * 7) % 64);
 }
 
-/* Large enough (8 MiB and more) for streaming stores, rows not a whole
+/* Large enough (32 MiB and more) for streaming stores, rows not a whole
  * number of lines, neither side on a line boundary. */
 Test(copy, packed_runs_streaming)
 {
-    check_runs(1030, 8200, 8, 13, 40);
+    check_runs(4100, 8200, 8, 13, 40);
 }
 
 /* ==== indirect views: the example image exporter ========================= */
