@@ -98,12 +98,28 @@ AVX512 static inline __attribute__((always_inline)) void store_line(char *p, __m
 }
 
 /* Where a tile's source row segments are: `pitch` bytes apart from `base`,
- * or listed in `table` (the seams between destination rows). */
+ * or listed in `table` (the seams between destination rows).  `next`, if
+ * not NULL, is where the next tile's rows start, `pitch` apart: the byte
+ * and 8-byte tiles ask for them once their own loads are done (the next
+ * tile's lines are in other pages, where the hardware prefetcher does not
+ * go; under load from other cores this took byte transposes from
+ * 0.27-0.36 to 0.32-0.38 of memcpy, 8-byte ones from 0.71-0.87 to
+ * 0.85-0.89; the 4-byte tile measured slower with it). */
 typedef struct tile_rows {
     const char *base;
     ptrdiff_t pitch;
     const char *const *table;
+    const char *next;
 } tile_rows;
+
+/* Ask for next tile's rows [first, first + count). */
+AVX512 static inline __attribute__((always_inline)) void prefetch_rows(tile_rows src, int first,
+                                                                      int count)
+{
+    if (src.next != NULL)
+        for (int i = first; i < first + count; i++)
+            _mm_prefetch(src.next + i * src.pitch, _MM_HINT_T0);
+}
 
 AVX512 static inline __attribute__((always_inline)) const char *tile_row(tile_rows src, int i)
 {
@@ -138,7 +154,8 @@ AVX512 static inline __attribute__((always_inline)) void transpose_8x8_units(con
  * a transpose of 8-byte units puts each block in one register (row j in
  * unit j) and one byte permutation transposes it; the 64 transposed blocks
  * wait in `blocks` (L1-resident, whole lines).  Then, per X, a transpose of
- * units assembles destination rows 8X..8X+7 from blocks (0..7, X). */
+ * units assembles destination rows 8X..8X+7 from blocks (0..7, X), while
+ * the next tile's lines are asked for. */
 AVX512 static inline __attribute__((always_inline)) void transpose_tile_64x64_bytes(
     char *d, ptrdiff_t ds, tile_rows src, bool streaming)
 {
@@ -162,6 +179,7 @@ AVX512 static inline __attribute__((always_inline)) void transpose_tile_64x64_by
 #pragma GCC unroll 1
     for (int x = 0; x < 8; x++) {
         __m512i rows[8];
+        prefetch_rows(src, 8 * x, 8);
         transpose_8x8_units(&blocks[x * 8], rows);
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
@@ -207,6 +225,7 @@ AVX512 static inline __attribute__((always_inline)) void transpose_tile_8x8_quad
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++)
         r[j] = _mm512_loadu_si512(tile_row(src, j));
+    prefetch_rows(src, 0, 8);
     transpose_8x8_units(r, rows);
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
@@ -230,7 +249,7 @@ AVX512 static void transpose_tile_at(char *d, ptrdiff_t ds, const char *s, ptrdi
                                      ptrdiff_t r, ptrdiff_t c, ptrdiff_t itemsize,
                                      bool streaming)
 {
-    tile_rows src = {s + c * ss + r * itemsize, ss, NULL};
+    tile_rows src = {s + c * ss + r * itemsize, ss, NULL, NULL};
     transpose_tile(d + r * ds + c * itemsize, ds, src, itemsize, streaming);
 }
 
@@ -244,19 +263,49 @@ AVX512 static void transpose_tile_at(char *d, ptrdiff_t ds, const char *s, ptrdi
  * (docs/performance.md). */
 enum { BLOCK_ROWS = 64, BLOCK_COLS = 512 };
 
+/* The body's tiles in the order they are done: blocks of BLOCK_COLS
+ * source rows (c) by BLOCK_ROWS items (r); inside a block, c outer. */
+typedef struct tile_walk {
+    ptrdiff_t rows, cols, edge;
+    ptrdiff_t r0, c0; /* the block */
+    ptrdiff_t r, c;   /* the tile */
+} tile_walk;
+
+static bool tile_walk_advance(tile_walk *w)
+{
+    ptrdiff_t r1 = w->rows - w->r0 < BLOCK_ROWS ? w->rows : w->r0 + BLOCK_ROWS;
+    ptrdiff_t c1 = w->cols - w->c0 < BLOCK_COLS ? w->cols : w->c0 + BLOCK_COLS;
+    if ((w->r += w->edge) < r1)
+        return true;
+    w->r = w->r0;
+    if ((w->c += w->edge) < c1)
+        return true;
+    if ((w->r0 += BLOCK_ROWS) < w->rows) {
+        w->r = w->r0;
+        w->c = w->c0;
+        return true;
+    }
+    if ((w->c0 += BLOCK_COLS) < w->cols) {
+        w->r0 = w->r = 0;
+        w->c = w->c0;
+        return true;
+    }
+    return false;
+}
+
 AVX512 static void transpose_body(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss,
                                   ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t itemsize,
                                   bool streaming)
 {
-    ptrdiff_t edge = 64 / itemsize;
-    for (ptrdiff_t c0 = 0; c0 < cols; c0 += BLOCK_COLS) {
-        ptrdiff_t c1 = cols - c0 < BLOCK_COLS ? cols : c0 + BLOCK_COLS;
-        for (ptrdiff_t r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
-            ptrdiff_t r1 = rows - r0 < BLOCK_ROWS ? rows : r0 + BLOCK_ROWS;
-            for (ptrdiff_t c = c0; c < c1; c += edge)
-                for (ptrdiff_t r = r0; r < r1; r += edge)
-                    transpose_tile_at(d, ds, s, ss, r, c, itemsize, streaming);
-        }
+    tile_walk tile = {rows, cols, 64 / itemsize, 0, 0, 0, 0};
+    bool more = rows > 0 && cols > 0;
+    while (more) {
+        tile_walk next = tile;
+        more = tile_walk_advance(&next);
+        tile_rows src = {s + tile.c * ss + tile.r * itemsize, ss, NULL,
+                         more ? s + next.c * ss + next.r * itemsize : NULL};
+        transpose_tile(d + tile.r * ds + tile.c * itemsize, ds, src, itemsize, streaming);
+        tile = next;
     }
 }
 
@@ -299,7 +348,7 @@ AVX512 void xbuf_transpose_seams_avx512(char *d, ptrdiff_t ds, const char *s, pt
             table[i] = s + (cols - tail + i) * ss + y * itemsize;
         for (ptrdiff_t i = 0; i < head; i++)
             table[tail + i] = s + i * ss + (y + 1) * itemsize;
-        tile_rows src = {NULL, 0, table};
+        tile_rows src = {NULL, 0, table, NULL};
         transpose_tile(d + y * ds + (cols - tail) * itemsize, ds, src, itemsize, streaming);
     }
     /* row 0's first items and the last row's last items */
