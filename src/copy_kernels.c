@@ -172,24 +172,43 @@ static void stream_run(char *d, const char *s, ptrdiff_t bytes)
             _mm_stream_si128((__m128i *)(d + i + k), _mm_loadu_si128((const __m128i *)(s + i + k)));
     memcpy(d + i, s + i, (size_t)(bytes - i));
 }
+
+/* memcpy(d, s, bytes) with 16-byte moves: a run per row of a large copy
+ * costs glibc's memcpy ~35 ns more per 4 KiB row on the machine we measure
+ * on (16 MiB of 4 KiB rows: 0.66-0.83x one memcpy of the whole; this loop
+ * 0.89-0.98x; 32-byte moves, when the CPU has them, 1.04-1.10x). */
+static void copy_run(char *d, const char *s, ptrdiff_t bytes)
+{
+    ptrdiff_t i = 0;
+    for (; i + 64 <= bytes; i += 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(s + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(s + i + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(s + i + 32));
+        __m128i e = _mm_loadu_si128((const __m128i *)(s + i + 48));
+        _mm_storeu_si128((__m128i *)(d + i), a);
+        _mm_storeu_si128((__m128i *)(d + i + 16), b);
+        _mm_storeu_si128((__m128i *)(d + i + 32), c);
+        _mm_storeu_si128((__m128i *)(d + i + 48), e);
+    }
+    memcpy(d + i, s + i, (size_t)(bytes - i));
+}
 #endif
 
 void xbuf_copy_packed_run(char *d, const char *s, ptrdiff_t bytes, bool streaming)
 {
-    if (bytes >= PACKED_LOOP_BYTES) {
 #if XBUF_HAVE_SSE2
-        if (streaming) {
+    if (bytes >= PACKED_LOOP_BYTES) {
+        if (streaming)
             stream_run(d, s, bytes);
-            return;
-        }
-#endif
 #if XBUF_HAVE_WIDE_KERNELS
-        if (xbuf_avx2_usable()) {
+        else if (xbuf_avx2_usable())
             xbuf_copy_run_avx2(d, s, bytes);
-            return;
-        }
 #endif
+        else
+            copy_run(d, s, bytes);
+        return;
     }
+#endif
     (void)streaming;
     memcpy(d, s, (size_t)bytes);
 }

@@ -25,10 +25,10 @@
  *     same walk that only loads and stores the lines (0.77-0.80).
  *
  * Packed runs.  Copies made of many runs (PIL rows, slices of rows) call
- * the run copy once per row.  glibc's memcpy costs about 35 ns more per
- * 4 KiB row than a plain loop of 32-byte moves on the machine we measure on
- * (16 MiB of 4 KiB rows: 0.75-0.83x one memcpy of the whole, against
- * 1.04-1.10x with this loop; 64-byte moves measured 0.81-0.85x).
+ * the run copy once per row: see copy_run in copy_kernels.c for why not
+ * memcpy.  32-byte moves beat its 16-byte ones by ~10 %; 64-byte moves
+ * measured slower than either (16 MiB of 4 KiB rows: 0.81-0.85x one
+ * memcpy of the whole, against 1.04-1.10x).
  */
 #include "copy_internal.h"
 
@@ -36,21 +36,55 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 #define AVX2 __attribute__((target("avx2")))
 
+enum { NO_AVX512 = 1, NO_AVX2 = 2 };
+
+/* Whether the comma-separated `list` holds `word`. */
+static bool list_has(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; *p != '\0'; p += strcspn(p, ","), p += *p == ',') {
+        if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+/* The features XBUF_DISABLE_CPU_FEATURES names ("avx512", "avx2"), read
+ * once: the tests run the baseline kernels on machines that have the wide
+ * ones, as NumPy's NPY_DISABLE_CPU_FEATURES does.  Threads that race here
+ * all compute and store the same value. */
+static int disabled_features(void)
+{
+    static int cached = -1;
+    int features = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (features < 0) {
+        const char *list = getenv("XBUF_DISABLE_CPU_FEATURES");
+        features = 0;
+        if (list != NULL && list_has(list, "avx512"))
+            features |= NO_AVX512;
+        if (list != NULL && list_has(list, "avx2"))
+            features |= NO_AVX2;
+        __atomic_store_n(&cached, features, __ATOMIC_RELAXED);
+    }
+    return features;
+}
+
 /* GCC's and Clang's checks include the OS's XSAVE support (XCR0). */
 bool xbuf_avx512_usable(void)
 {
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vbmi");
+    return !(disabled_features() & NO_AVX512) && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
 }
 
 bool xbuf_avx2_usable(void)
 {
-    return __builtin_cpu_supports("avx2");
+    return !(disabled_features() & NO_AVX2) && __builtin_cpu_supports("avx2");
 }
 
 /* ---- packed runs --------------------------------------------------------- */
