@@ -113,8 +113,8 @@ static ptrdiff_t gather_pairs(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss
     ptrdiff_t head = 0;
     if (streaming) {
         ptrdiff_t bytes = (ptrdiff_t)((16 - (uintptr_t)d % 16) % 16);
-        streaming = bytes % itemsize == 0;
-        head = streaming && bytes / itemsize < n ? bytes / itemsize : 0;
+        streaming = bytes % itemsize == 0 && bytes / itemsize < n;
+        head = streaming ? bytes / itemsize : 0;
         for (ptrdiff_t i = 0; i < head; i++)
             memcpy(d + i * itemsize, s + 2 * i * itemsize, (size_t)itemsize);
     }
@@ -161,8 +161,8 @@ void xbuf_copy_strided(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdi
 enum { PACKED_LOOP_BYTES = 256 };
 
 #if XBUF_HAVE_SSE2
-/* A packed run written with streaming stores from its first 16-byte
- * boundary on. */
+/* A packed run of at least 16 bytes written with streaming stores from its
+ * first 16-byte boundary on. */
 static void stream_run(char *d, const char *s, ptrdiff_t bytes)
 {
     ptrdiff_t head = (ptrdiff_t)((16 - (uintptr_t)d % 16) % 16), i = head;
@@ -478,14 +478,14 @@ static ptrdiff_t items_to_line(const void *p, ptrdiff_t pitch, ptrdiff_t itemsiz
 }
 #endif
 
-/* Transposes of 1-, 4- and 8-byte items on AVX-512BW machines, in tiles
- * of whole cache lines.  The tiles start on line boundaries of both sides
+/* Transposes of 1-, 4- and 8-byte items on AVX-512 machines, in tiles of
+ * whole cache lines.  The tiles start on line boundaries of both sides
  * where the pitches allow it: a source row segment that straddles two lines
  * costs two line fetches, and streaming stores must write whole, aligned
  * lines.  The columns left on either side go by whole lines too when the
  * destination's rows follow each other (the common C-ordered result),
  * else to the staged tiles.  False when the view is smaller than a tile or
- * the CPU has no AVX-512BW: the caller does it all. */
+ * the CPU has no AVX-512 (F, BW and VBMI): the caller does it all. */
 static bool transpose_wide(char *d, ptrdiff_t ds, const char *s, ptrdiff_t ss, ptrdiff_t rows,
                            ptrdiff_t cols, ptrdiff_t itemsize, bool streaming)
 {
