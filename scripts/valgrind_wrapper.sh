@@ -31,7 +31,11 @@ case "$build" in
 *) echo "valgrind_wrapper: VALGRIND_BUILD must be an absolute path" >&2; exit 2 ;;
 esac
 mkdir -p "$logs"
-name=$(basename "$1")
+program=$(basename "$1")
+# The logs are named after the run, not only the program: meson runs
+# test_copy twice at once (once as test_copy_baseline, without the wide
+# kernels), and the two runs must not clear or read each other's logs.
+name=$program${XBUF_DISABLE_CPU_FEATURES:+-without-${XBUF_DISABLE_CPU_FEATURES//,/-}}
 export CRITERION_NO_EARLY_EXIT=1
 
 long_double_tests() {
@@ -59,7 +63,7 @@ memcheck() {
 }
 
 rm -f "$logs/$name".*.log
-skip=$(long_double_tests "$name")
+skip=$(long_double_tests "$program")
 if [ -n "$skip" ]; then
     memcheck "$@" --filter "!(@($skip))"
     rc=$?
