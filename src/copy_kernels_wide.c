@@ -398,4 +398,7 @@ AVX512 void xbuf_transpose_seams_avx512(char *d, ptrdiff_t ds, const char *s, pt
         _mm_sfence();
 }
 
+#else
+/* Nothing for other machines; ISO C wants a declaration in every file. */
+typedef int xbuf_no_wide_kernels;
 #endif /* XBUF_HAVE_WIDE_KERNELS */
